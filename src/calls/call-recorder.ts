@@ -1,0 +1,81 @@
+/**
+ * Persists every call: a record when it starts, its status when answered, and the final record
+ * with the whole event timeline when it ends. Few writes per call (three) keep the store off the
+ * hot path; the end-of-call write is what `kill -9` recovery relies on (interrupted calls are
+ * closed at the next start).
+ */
+import type { CallEvent, CallRecord, CallStore } from '../store/store-types.js';
+import type { Call } from './call.js';
+import type { CallRegistry } from './call-registry.js';
+
+export interface RecorderLogger {
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export function callRecordOf(call: Call): CallRecord {
+  return {
+    sid: call.sid,
+    accountSid: call.info.accountSid,
+    from: call.info.from,
+    to: call.info.to,
+    direction: call.info.direction,
+    status: call.state,
+    startTime: call.startTime.toISOString(),
+    answerTime: call.answerTime?.toISOString() ?? null,
+    endTime: call.endTime?.toISOString() ?? null,
+    durationSeconds: call.ended ? call.durationSeconds() : null,
+    sipCallId: call.info.sipCallId,
+    sipResponseCode: call.sipResponseCode,
+    errorCode: call.errorCode,
+    errorMessage: call.errorMessage,
+    endReason: call.endReason,
+    parentCallSid: null,
+  };
+}
+
+export class CallRecorder {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: CallStore,
+    private readonly logger: RecorderLogger,
+  ) {}
+
+  attach(registry: CallRegistry): void {
+    registry.on('call', (call: Call) => this.track(call));
+  }
+
+  private track(call: Call): void {
+    const events: CallEvent[] = [];
+    call.on('event', (e: CallEvent) => events.push(e));
+    // Writes for one call are chained so the final record can never be overtaken by an earlier one.
+    let chain = this.write(call, () => this.store.createCall(callRecordOf(call)));
+    call.on('status', (status: string) => {
+      if (status === 'in-progress') chain = chain.then(() => this.write(call, () => this.store.updateCall(call.sid, { status: 'in-progress', answerTime: call.answerTime?.toISOString() ?? null })));
+    });
+    call.once('ended', () => {
+      chain = chain.then(() =>
+        this.write(call, async () => {
+          const { sid: _sid, ...final } = callRecordOf(call);
+          await this.store.updateCall(call.sid, final);
+          await this.store.appendEvents(call.sid, events.splice(0));
+        }),
+      );
+      this.pending.add(chain);
+      void chain.finally(() => this.pending.delete(chain));
+    });
+  }
+
+  private async write(call: Call, op: () => Promise<void>): Promise<void> {
+    try {
+      await op();
+    } catch (err) {
+      this.logger.error({ callSid: call.sid, sipCallId: call.info.sipCallId, err: (err as Error).message }, 'call record write failed');
+    }
+  }
+
+  /** Resolves when every ended call's final record has been written. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}

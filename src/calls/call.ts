@@ -1,0 +1,321 @@
+/**
+ * One call leg as Patchbay owns it: the SIP INVITE and dialog, the RTP session, the state machine
+ * and the call's event stream. It implements CallControl so verb executors can drive it without
+ * knowing SIP or RTP. Every state change and notable step is emitted as an 'event'; the record,
+ * status callbacks, metrics and logs subscribe to those events and never reach into the call.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { CallControl, PlaybackOutcome } from '../verbs/call-control.js';
+import type { Dialog, IncomingInvite } from '../sip/sip-stack.js';
+import type { SipRequest, SipResponse } from '../sip/message.js';
+import { answerOffer } from '../sip/offer-answer.js';
+import { RtpSession } from '../media/rtp-session.js';
+import type { PortAllocator } from '../media/port-allocator.js';
+import type { MediaClock } from '../media/media-clock.js';
+import type { MediaFetcher } from '../media/media-fetcher.js';
+import type { TelephonySpeech } from '../speech/telephony-speech.js';
+import type { CallEvent, CallRecord } from '../store/store-types.js';
+import { transition, isTerminal, type CallInput, type CallState } from './call-state.js';
+
+export interface CallMediaDeps {
+  bindAddress: string;
+  /** Address written in our SDP (c=) and reachable by the caller. */
+  publicAddress: string;
+  ports: PortAllocator;
+  clock: MediaClock;
+}
+
+export interface CallDeps {
+  media: CallMediaDeps;
+  speech: TelephonySpeech;
+  fetcher: MediaFetcher;
+}
+
+export interface CallInfo {
+  sid: string;
+  accountSid: string;
+  from: string;
+  to: string;
+  direction: CallRecord['direction'];
+  sipCallId: string;
+  sourceIp: string;
+  /** X- headers of the INVITE, as the app receives them (SipHeader_X-*). */
+  sipHeaders: Record<string, string>;
+}
+
+export class CallEndedError extends Error {
+  override readonly name = 'AbortError';
+  constructor(readonly callSid: string) {
+    super(`call ${callSid} has ended`);
+  }
+}
+
+/** The SIP final response we send when the app ends an unanswered call. */
+const UNANSWERED_HANGUP_STATUS = 603;
+
+export class Call extends EventEmitter implements CallControl {
+  state: CallState = 'initiated';
+  readonly startTime = new Date();
+  answerTime: Date | null = null;
+  endTime: Date | null = null;
+  sipResponseCode: number | null = null;
+  errorCode: number | null = null;
+  errorMessage: string | null = null;
+  endReason: string | null = null;
+
+  /** Aborted when the call ends, whatever ended it. */
+  private readonly lifetime = new AbortController();
+  private rtp: RtpSession | null = null;
+  private dialog: Dialog | null = null;
+  private answering: Promise<void> | null = null;
+  private readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
+  private sdpVersion = 1;
+  private lastLocalSdp: string | null = null;
+  private readonly endedPromise: Promise<void>;
+  private resolveEnded!: () => void;
+
+  constructor(
+    readonly info: CallInfo,
+    private readonly invite: IncomingInvite,
+    private readonly deps: CallDeps,
+  ) {
+    super();
+    this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
+    invite.on('cancel', () => this.onCallerCancel());
+  }
+
+  get sid(): string {
+    return this.info.sid;
+  }
+
+  get answered(): boolean {
+    return this.answerTime !== null;
+  }
+
+  get ended(): boolean {
+    return isTerminal(this.state);
+  }
+
+  /** Resolves once the call reached a terminal state and its media is released. */
+  whenEnded(): Promise<void> {
+    return this.endedPromise;
+  }
+
+  /** Aborted when the call ends: combine with a verb's own signal. */
+  get signal(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
+  durationSeconds(): number | null {
+    if (!this.answerTime) return this.endTime ? 0 : null;
+    const end = this.endTime ?? new Date();
+    return Math.max(0, Math.round((end.getTime() - this.answerTime.getTime()) / 1000));
+  }
+
+  note(type: string, detail: Record<string, unknown>): void {
+    const event: CallEvent = { at: new Date().toISOString(), type, detail };
+    this.emit('event', event);
+  }
+
+  /** Records an error on the call (the first one wins: it is the cause). */
+  recordError(code: number, message: string): void {
+    if (this.errorCode === null) {
+      this.errorCode = code;
+      this.errorMessage = message;
+    }
+    this.note('error', { code, message });
+  }
+
+  private move(input: CallInput): boolean {
+    const next = transition(this.state, input);
+    if (next === null) return false;
+    const previous = this.state;
+    this.state = next;
+    this.note('status', { from: previous, to: next });
+    this.emit('status', next, previous);
+    return true;
+  }
+
+  /** 180 Ringing while the application is asked what to do. */
+  ring(): void {
+    if (this.state !== 'initiated') return;
+    this.invite.respond(180);
+    this.note('sip.out', { status: 180 });
+    this.move({ type: 'ring' });
+  }
+
+  answer(): Promise<void> {
+    if (this.answerTime) return Promise.resolve();
+    if (this.ended) return Promise.reject(new CallEndedError(this.sid));
+    this.answering ??= this.doAnswer();
+    return this.answering;
+  }
+
+  private async doAnswer(): Promise<void> {
+    const { media } = this.deps;
+    const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
+    if (this.ended) {
+      await rtp.close();
+      throw new CallEndedError(this.sid);
+    }
+    this.rtp = rtp;
+    const offer = this.invite.request.body.toString('latin1');
+    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    if (!result.ok) {
+      // Checked when the INVITE arrived, so this only happens if the offer changed under us.
+      this.invite.respond(488, { reason: result.reason });
+      await this.finish({ type: 'fail' }, 488, 'no-common-codec');
+      throw new CallEndedError(this.sid);
+    }
+    rtp.configure(result.audio);
+    this.lastLocalSdp = result.answer;
+    const dialog = this.invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
+    if (!dialog) {
+      await this.finish({ type: 'cancel' }, 487, 'caller-cancel');
+      throw new CallEndedError(this.sid);
+    }
+    this.dialog = dialog;
+    this.wireDialog(dialog);
+    this.answerTime = new Date();
+    this.sipResponseCode = 200;
+    this.note('sip.out', { status: 200, codec: result.audio.codec, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}`, localRtpPort: rtp.localPort });
+    this.move({ type: 'answer' });
+  }
+
+  private wireDialog(dialog: Dialog): void {
+    dialog.on('ack', () => this.note('sip.in', { method: 'ACK' }));
+    dialog.on('bye', () => {
+      this.note('sip.in', { method: 'BYE' });
+      void this.finish({ type: 'hangup' }, this.sipResponseCode, 'caller-hangup');
+    });
+    dialog.on('ack-timeout', () => {
+      this.recordError(0, 'no ACK received for the 200 OK');
+      void this.sendByeAndFinish('ack-timeout');
+    });
+    dialog.on('reinvite', (req: SipRequest, respond: (status: number, opts?: { body?: Buffer; contentType?: string; reason?: string }) => void) => {
+      this.onReinvite(req, respond);
+    });
+  }
+
+  /** RFC 3264 §8: a re-INVITE may move the media (new address) or hold/resume it. */
+  private onReinvite(req: SipRequest, respond: (status: number, opts?: { body?: Buffer; contentType?: string; reason?: string }) => void): void {
+    const rtp = this.rtp;
+    if (!rtp) return respond(500);
+    if (req.body.length === 0) {
+      // Offerless re-INVITE: our 200 carries an offer (the previous description); the ACK answers it.
+      return respond(200, { body: Buffer.from(this.lastLocalSdp ?? '', 'latin1'), contentType: 'application/sdp' });
+    }
+    this.sdpVersion++;
+    const result = answerOffer(req.body.toString('latin1'), { address: this.deps.media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    if (!result.ok) {
+      this.note('sip.in', { method: 'INVITE', reinvite: true, result: 488 });
+      return respond(488, { reason: result.reason });
+    }
+    rtp.configure(result.audio);
+    this.lastLocalSdp = result.answer;
+    this.note('sip.in', { method: 'INVITE', reinvite: true, direction: result.audio.direction, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}` });
+    respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
+  }
+
+  async reject(reason: 'busy' | 'rejected'): Promise<void> {
+    if (this.ended) throw new CallEndedError(this.sid);
+    const status = reason === 'busy' ? 486 : 603;
+    this.invite.respond(status);
+    this.note('sip.out', { status });
+    await this.finish({ type: 'reject', reason }, status, `rejected-${reason}`);
+  }
+
+  async hangup(reason = 'app-hangup'): Promise<void> {
+    if (this.ended) return;
+    if (this.answering && !this.answerTime) await this.answering.catch(() => undefined);
+    if (this.ended) return;
+    if (this.answerTime) return this.sendByeAndFinish(reason);
+    this.invite.respond(UNANSWERED_HANGUP_STATUS);
+    this.note('sip.out', { status: UNANSWERED_HANGUP_STATUS });
+    await this.finish({ type: 'hangup' }, UNANSWERED_HANGUP_STATUS, reason);
+  }
+
+  /** Ends the call because something broke (shutdown, internal error). */
+  async fail(reason: string): Promise<void> {
+    if (this.ended) return;
+    if (this.answerTime) return this.sendByeAndFinish(reason);
+    if (!this.invite.finalResponseSent) {
+      this.invite.respond(500);
+      this.note('sip.out', { status: 500 });
+    }
+    await this.finish({ type: 'fail' }, 500, reason);
+  }
+
+  private async sendByeAndFinish(reason: string): Promise<void> {
+    const dialog = this.dialog;
+    // Finish first: the caller must not hear anything more, and the record is written either way.
+    const finished = this.finish({ type: 'hangup' }, this.sipResponseCode, reason);
+    if (dialog) {
+      this.note('sip.out', { method: 'BYE' });
+      const response: SipResponse | null = await dialog.sendBye().catch(() => null);
+      if (!response) this.note('sip.warning', { message: 'BYE got no response' });
+    }
+    await finished;
+  }
+
+  private onCallerCancel(): void {
+    this.note('sip.in', { method: 'CANCEL' });
+    void this.finish({ type: 'cancel' }, 487, 'caller-cancel');
+  }
+
+  private async finish(input: CallInput, sipCode: number | null, reason: string): Promise<void> {
+    if (this.ended) return;
+    this.endTime = new Date();
+    if (sipCode !== null) this.sipResponseCode = sipCode;
+    this.endReason = reason;
+    this.move(input);
+    this.lifetime.abort(new CallEndedError(this.sid));
+    const rtp = this.rtp;
+    this.rtp = null;
+    if (rtp) {
+      this.note('media', { ...rtp.stats() });
+      await rtp.close().catch((err: unknown) => this.note('error', { message: `closing RTP: ${(err as Error).message}` }));
+    }
+    this.emit('ended', this);
+    this.resolveEnded();
+  }
+
+  async play(samples: Int16Array, signal: AbortSignal): Promise<PlaybackOutcome> {
+    await this.answer();
+    const rtp = this.rtp;
+    if (!rtp || this.ended) throw new CallEndedError(this.sid);
+    return rtp.output.play(samples, AbortSignal.any([signal, this.lifetime.signal]));
+  }
+
+  synthesize(text: string, voice: string, language: string, signal: AbortSignal): Promise<Int16Array> {
+    return this.deps.speech.speak(text, voice, language, AbortSignal.any([signal, this.lifetime.signal]));
+  }
+
+  async loadMedia(url: string, signal: AbortSignal): Promise<Int16Array> {
+    const all = AbortSignal.any([signal, this.lifetime.signal]);
+    const load = this.deps.fetcher.load(url);
+    return new Promise<Int16Array>((resolve, reject) => {
+      const onAbort = (): void => reject(all.reason);
+      if (all.aborted) return onAbort();
+      all.addEventListener('abort', onAbort, { once: true });
+      load.then(resolve, reject).finally(() => all.removeEventListener('abort', onAbort));
+    });
+  }
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    const all = AbortSignal.any([signal, this.lifetime.signal]);
+    return new Promise<void>((resolve, reject) => {
+      if (all.aborted) return reject(all.reason);
+      const timer = setTimeout(() => {
+        all.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(all.reason);
+      };
+      all.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

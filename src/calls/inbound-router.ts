@@ -1,0 +1,108 @@
+/**
+ * Turns an incoming INVITE into a Call: admission (draining, capacity), an early codec check
+ * (488 before anyone is bothered), the caller/callee identities the app sees, and which
+ * application runs the call. The SIP stack has already sent 100 Trying.
+ */
+import type { IncomingInvite } from '../sip/sip-stack.js';
+import { parseNameAddr } from '../sip/header-values.js';
+import { parseUri } from '../sip/uri.js';
+import { answerOffer } from '../sip/offer-answer.js';
+import { newSid } from '../ids.js';
+import type { HttpMethod } from '../verbs/verb-model.js';
+import { Call, type CallDeps } from './call.js';
+import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './application-runner.js';
+import type { CallRegistry } from './call-registry.js';
+
+export interface InboundRouterOptions {
+  accountSid: string;
+  voiceUrl: string | null;
+  voiceMethod: HttpMethod;
+  fallbackUrl: string | null;
+  fallbackMethod: HttpMethod;
+  maxCalls: number;
+}
+
+/** What a caller hears when no application is configured: enough to prove the path works. */
+export const WELCOME_DOCUMENT: InlineDocument = {
+  verbs: [
+    { verb: 'say', text: 'Welcome to Patchbay. No application is configured for this number yet.', voice: 'woman', language: 'en-US', loop: 1 },
+    { verb: 'hangup' },
+  ],
+};
+
+/**
+ * Twilio-style identity: a phone-number-like user part (`+15551234567`, `1000`) is given as is;
+ * anything else as a SIP URI `sip:user@host`.
+ */
+export function identityFromUri(uriText: string): string {
+  const uri = parseUri(uriText);
+  if (!uri) return uriText;
+  if (uri.user !== null && /^\+?[0-9*#]+$/.test(uri.user)) return uri.user;
+  if (uri.scheme === 'sip' || uri.scheme === 'sips') return `${uri.scheme}:${uri.user !== null ? `${uri.user}@` : ''}${uri.host}`;
+  return uriText;
+}
+
+export class InboundRouter {
+  private draining = false;
+
+  constructor(
+    private readonly opts: InboundRouterOptions,
+    private readonly registry: CallRegistry,
+    private readonly callDeps: CallDeps,
+    private readonly runner: ApplicationRunner,
+  ) {}
+
+  /** After this, new INVITEs get 503 (Retry-After) while live calls finish. */
+  stopAccepting(): void {
+    this.draining = true;
+  }
+
+  handle(invite: IncomingInvite): Call | null {
+    const req = invite.request;
+    if (this.draining) {
+      invite.respond(503, { headers: [{ name: 'Retry-After', value: '30' }] });
+      return null;
+    }
+    if (this.registry.size >= this.opts.maxCalls) {
+      invite.respond(503, { reason: 'Too Many Calls', headers: [{ name: 'Retry-After', value: '5' }] });
+      return null;
+    }
+    if (req.body.length === 0) {
+      // Late offer (INVITE without SDP) is not supported yet: say so precisely instead of failing later.
+      invite.respond(488, { reason: 'SDP Offer Required' });
+      return null;
+    }
+    const probe = answerOffer(req.body.toString('latin1'), { address: this.callDeps.media.publicAddress, port: 9, sessionId: '0', sessionVersion: 0 });
+    if (!probe.ok) {
+      invite.respond(488, { reason: probe.reason });
+      return null;
+    }
+
+    const from = parseNameAddr(req.headers.get('from') ?? '');
+    const sipHeaders: Record<string, string> = {};
+    for (const f of req.headers.fields) if (/^x-/i.test(f.name)) sipHeaders[f.name] = f.value;
+    const call = new Call(
+      {
+        sid: newSid('CA'),
+        accountSid: this.opts.accountSid,
+        from: from ? identityFromUri(from.uri) : 'anonymous',
+        to: identityFromUri(req.uri),
+        direction: 'inbound',
+        sipCallId: invite.callId,
+        sourceIp: invite.source.host,
+        sipHeaders,
+      },
+      invite,
+      this.callDeps,
+    );
+    this.registry.add(call);
+    call.note('sip.in', { method: 'INVITE', from: req.headers.get('from'), to: req.uri, source: `${invite.source.transport}:${invite.source.host}:${invite.source.port}` });
+    call.ring();
+
+    const target: ApplicationTarget | InlineDocument = this.opts.voiceUrl
+      ? { url: this.opts.voiceUrl, method: this.opts.voiceMethod, fallbackUrl: this.opts.fallbackUrl, fallbackMethod: this.opts.fallbackMethod }
+      : WELCOME_DOCUMENT;
+    void this.runner.run(call, target);
+    return call;
+  }
+}

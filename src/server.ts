@@ -1,0 +1,152 @@
+/**
+ * Composition root: reads the typed config, builds every part (store, SIP stack, media clock,
+ * speech, webhooks, call engine, HTTP API), wires their events, and stops them in order.
+ * Shutdown drains: new calls get 503, live calls get a grace period, then end cleanly with records.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { pino, type Logger } from 'pino';
+import type { PatchbayConfig } from './config.js';
+import { PgliteStore } from './store/pglite-store.js';
+import { SipStack, type IncomingInvite } from './sip/sip-stack.js';
+import { MediaClock } from './media/media-clock.js';
+import { PortAllocator } from './media/port-allocator.js';
+import { MediaFetcher } from './media/media-fetcher.js';
+import { EspeakTts } from './speech/espeak-tts.js';
+import { CachedTts } from './speech/tts-cache.js';
+import { TelephonySpeech } from './speech/telephony-speech.js';
+import { WebhookClient } from './webhooks/webhook-client.js';
+import { StatusCallbackSender } from './webhooks/status-callback-sender.js';
+import { CallRegistry } from './calls/call-registry.js';
+import { CallRecorder } from './calls/call-recorder.js';
+import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
+import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
+import { InboundRouter } from './calls/inbound-router.js';
+import { CallMetrics } from './calls/call-metrics.js';
+import { createHttpServer } from './api/http-server.js';
+import { metrics } from './api/metrics.js';
+import type { Call } from './calls/call.js';
+
+export interface RunningServer {
+  readonly sipPort: number;
+  readonly httpPort: number;
+  readonly accountSid: string;
+  readonly authToken: string;
+  readonly registry: CallRegistry;
+  stop(reason?: string): Promise<void>;
+}
+
+/** The address peers should use to reach us when we are bound to every interface. */
+function defaultPublicAddress(bind: string): string {
+  if (bind !== '0.0.0.0' && bind !== '::') return bind;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export async function startServer(config: PatchbayConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'patchbay' } });
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const store = await PgliteStore.open(join(config.dataDir, 'db'));
+  const closed = await store.closeInterruptedCalls('process-restart', new Date().toISOString());
+  if (closed > 0) logger.warn({ closed }, 'closed calls interrupted by a previous crash');
+  const { account, created } = await store.ensureAccount({ sid: config.accountSid ?? undefined, authToken: config.authToken ?? undefined });
+  if (created && !config.authToken) {
+    // Printed once, on the first start: the token is stored and never logged again.
+    process.stdout.write(`\nPatchbay account created.\n  Account SID: ${account.sid}\n  Auth token:  ${account.authToken}\n  (set PATCHBAY_ACCOUNT_SID / PATCHBAY_AUTH_TOKEN to choose your own)\n\n`);
+  }
+
+  const publicAddress = config.publicIp ?? defaultPublicAddress(config.sipHost);
+  const clock = new MediaClock();
+  clock.start();
+  const ports = new PortAllocator(config.rtpPortMin, config.rtpPortMax);
+  const tts = new CachedTts(new EspeakTts(), { cacheDir: join(config.dataDir, 'tts-cache') });
+  const speech = new TelephonySpeech(tts);
+  const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
+  const webhooks = new WebhookClient();
+  const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
+
+  const registry = new CallRegistry();
+  const recorder = new CallRecorder(store, logger);
+  recorder.attach(registry);
+  const statusEvents = new Set<StatusCallbackEvent>(config.statusCallbackEvents);
+  const notifier = new StatusNotifier(statusSender, account.authToken, () =>
+    config.statusCallback ? { url: config.statusCallback, method: config.statusCallbackMethod, events: statusEvents } : null,
+  );
+  notifier.attach(registry);
+  const callMetrics = new CallMetrics(metrics, clock);
+  callMetrics.attach(registry);
+  registry.on('call', (call: Call) => {
+    const log = logger.child({ callSid: call.sid, sipCallId: call.info.sipCallId });
+    call.on('status', (status: string) => log.info({ status }, 'call status'));
+    call.on('event', (e: { type: string; detail: Record<string, unknown> }) => {
+      if (e.type === 'error') log.warn(e.detail, 'call error');
+    });
+  });
+
+  const runner = new ApplicationRunner({ webhooks, authToken: account.authToken, timeoutMs: config.webhookTimeoutMs, apology: DEFAULT_APOLOGY });
+  const router = new InboundRouter(
+    {
+      accountSid: account.sid,
+      voiceUrl: config.voiceUrl,
+      voiceMethod: config.voiceMethod,
+      fallbackUrl: config.fallbackUrl,
+      fallbackMethod: config.fallbackMethod,
+      maxCalls: config.maxCalls,
+    },
+    registry,
+    { media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock }, speech, fetcher },
+    runner,
+  );
+
+  const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1' });
+  stack.on('invite', (invite: IncomingInvite) => {
+    try {
+      router.handle(invite);
+    } catch (err) {
+      logger.error({ sipCallId: invite.callId, err: (err as Error).message }, 'INVITE handling failed');
+      if (!invite.finalResponseSent) invite.respond(500);
+    }
+  });
+  await stack.start();
+
+  let ready = false;
+  const http = createHttpServer({ store, accountSid: account.sid, isReady: () => ready, metrics: () => metrics.render() });
+  await http.listen({ host: config.httpHost, port: config.httpPort });
+  const address = http.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  ready = true;
+  logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl }, 'Patchbay is ready');
+
+  let stopping: Promise<void> | null = null;
+  async function stop(reason = 'shutdown'): Promise<void> {
+    ready = false;
+    router.stopAccepting();
+    logger.info({ live: registry.size, graceMs: config.drainGraceMs, reason }, 'draining');
+    const left = await registry.waitIdle(config.drainGraceMs);
+    if (left > 0) {
+      logger.warn({ left }, 'grace period over: ending live calls');
+      await Promise.all(registry.list().map((c) => c.hangup('shutdown')));
+    }
+    await recorder.flush();
+    await statusSender.drain(5000);
+    await stack.stop();
+    clock.stop();
+    await http.close();
+    await tts.close?.();
+    await store.close();
+    logger.info('stopped');
+  }
+
+  return {
+    sipPort: stack.udpPort,
+    httpPort,
+    accountSid: account.sid,
+    authToken: account.authToken,
+    registry,
+    stop: (reason?: string) => (stopping ??= stop(reason)),
+  };
+}
