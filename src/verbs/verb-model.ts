@@ -1,0 +1,110 @@
+/**
+ * The typed verb model: what an application asked a call to do.
+ *
+ * TwiML (`twiml-reader.ts`) and JSON (`json-reader.ts`) are two readers into this one model; nothing
+ * after a reader knows which format the app used. URLs are kept exactly as written (possibly
+ * relative): the engine resolves them against the URL of the document they came from.
+ *
+ * Adding a verb (Gather, Record, Dial, Stream...) means: an interface here, a member of `Verb`,
+ * a spec in `verb-builders.ts`, a schema branch in `json-verbs.schema.json`, and removing its entry
+ * from `PENDING_VERBS` below.
+ */
+
+export type HttpMethod = 'GET' | 'POST';
+
+/** `loop="0"` means "until hangup"; Twilio caps that (and any larger count) at 1000 iterations. */
+export const MAX_LOOP = 1000;
+
+export interface SayVerb {
+  verb: 'say';
+  /** Plain text to speak (SSML children flattened to their spoken text). */
+  text: string;
+  /** The original SSML fragment (inner markup of `<Say>`), present only when the text had SSML children. */
+  ssml?: string;
+  voice: string;
+  language: string;
+  /** 1..1000, or 0 = repeat until hangup (capped at MAX_LOOP). */
+  loop: number;
+}
+
+export interface PlayVerb {
+  verb: 'play';
+  /** Media URL as written (may be relative); null when `digits` is used instead. */
+  url: string | null;
+  /** DTMF to send (`0-9 A-D * #`, `w` = 0.5 s pause, `W` = 1 s pause); null when a URL is played. */
+  digits: string | null;
+  loop: number;
+}
+
+export interface PauseVerb {
+  verb: 'pause';
+  /** Seconds. */
+  length: number;
+}
+
+export interface HangupVerb {
+  verb: 'hangup';
+}
+
+export interface RejectVerb {
+  verb: 'reject';
+  reason: 'rejected' | 'busy';
+}
+
+export interface RedirectVerb {
+  verb: 'redirect';
+  /** Target document URL as written (may be relative). */
+  url: string;
+  method: HttpMethod;
+}
+
+export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb;
+export type VerbName = Verb['verb'];
+
+/** A non-fatal problem found while reading (Twilio logs these as debugger warnings). */
+export interface VerbWarning {
+  /** Twilio code: 12200 unknown attribute/ignored content, 13520 empty `<Say>`... */
+  code: number;
+  message: string;
+  /** Index of the verb in the source document (before empty verbs were dropped), if any. */
+  verbIndex?: number;
+}
+
+export interface VerbDocument {
+  verbs: Verb[];
+  warnings: VerbWarning[];
+}
+
+export const DEFAULTS = {
+  sayVoice: 'man',
+  sayLanguage: 'en-US',
+  loop: 1,
+  pauseLength: 1,
+  rejectReason: 'rejected',
+  redirectMethod: 'POST',
+} as const;
+
+/**
+ * Verbs that exist in Twilio's vocabulary but that Patchbay does not execute yet, by TwiML name
+ * (value = JSON name). Readers reject them with 12200 "<X> is not supported yet" rather than
+ * "unknown verb", so apps get an honest message. Later issues delete entries as verbs land.
+ */
+export const PENDING_VERBS: Readonly<Record<string, string>> = {
+  Gather: 'gather',
+  Record: 'record',
+  Dial: 'dial',
+  Start: 'start',
+  Stop: 'stop',
+  Connect: 'connect',
+  Enqueue: 'enqueue',
+  Leave: 'leave',
+  Refer: 'refer',
+  Sms: 'sms',
+  Pay: 'pay',
+  Echo: 'echo',
+};
+
+/** The same list by JSON name (value = TwiML name). */
+export const PENDING_JSON_VERBS: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(PENDING_VERBS).map(([twiml, json]) => [json, twiml]),
+);
