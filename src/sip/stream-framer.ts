@@ -1,0 +1,132 @@
+/**
+ * Message framing for stream transports (TCP, TLS): RFC 3261 §18.3.
+ *
+ * On a stream, Content-Length is the only message boundary, so it is mandatory; when it is
+ * missing, negative, non-numeric or duplicated the byte stream cannot be resynchronised and the
+ * error is fatal (the transport must close the connection — RFC 4475 ncl, mcl01). CRLFs between
+ * messages are ignored (§7.5; the RFC 5626 §3.5.1 CRLFCRLF keep-alive; answering it is the
+ * transport's job). A message that frames correctly but does not parse (bad start line, bad header
+ * line) is a non-fatal error: the next message starts right after it.
+ *
+ * Chunks are kept in a list and only joined when a complete head or message may be available, so
+ * a large body arriving in many small reads is not copied over and over.
+ */
+import type { SipMessage, SipRequest } from './message.js';
+import { SipParseError, buildMessage, parseHead, salvageRequest, skipLeadingLineEnds, type ParsedHead } from './parser.js';
+
+export type FramerEvent =
+  | { type: 'message'; message: SipMessage }
+  | { type: 'error'; error: SipParseError; request?: SipRequest; fatal: boolean };
+
+export interface StreamFramerOptions {
+  /** Largest message (head + body) accepted; larger is fatal with 513 Message Too Large. Default 64 KiB. */
+  maxMessageBytes?: number;
+}
+
+/** Offset just after the empty line that ends the head starting at `from`, or -1 if not there yet. */
+function findHeadEnd(buf: Buffer, from: number): number {
+  let i = buf.indexOf(10, from);
+  while (i >= 0) {
+    if (buf[i + 1] === 10) return i + 2; // bare LF LF
+    if (buf[i + 1] === 13) {
+      if (i + 2 >= buf.length) return -1; // need one more byte to decide
+      if (buf[i + 2] === 10) return i + 3;
+    }
+    i = buf.indexOf(10, i + 1);
+  }
+  return -1;
+}
+
+export class StreamFramer {
+  private readonly maxMessageBytes: number;
+  private chunks: Buffer[] = [];
+  private total = 0;
+  /** Head parsed while waiting for its body, with the number of bytes the whole message needs. */
+  private pending: { head: ParsedHead; needed: number } | null = null;
+  /** Where the head search can resume (bytes before it were already searched). */
+  private searchFrom = 0;
+  private failed = false;
+
+  constructor(opts: StreamFramerOptions = {}) {
+    this.maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024;
+  }
+
+  /** Bytes received but not yet returned as a message. */
+  get bufferedBytes(): number {
+    return this.total;
+  }
+
+  /**
+   * Adds bytes read from the stream; returns the events they complete, in order. After a fatal
+   * error the framer ignores further input: the connection must be closed.
+   */
+  push(chunk: Buffer): FramerEvent[] {
+    if (this.failed || chunk.length === 0) return [];
+    this.chunks.push(chunk);
+    this.total += chunk.length;
+    const events: FramerEvent[] = [];
+    while (this.total > 0 && !this.failed) {
+      if (this.pending && this.total < this.pending.needed) break; // still waiting for the body
+      const buf = this.joined();
+      if (!this.pending) {
+        const start = skipLeadingLineEnds(buf, 0);
+        if (start > 0) {
+          this.consume(start);
+          continue;
+        }
+        const headEnd = findHeadEnd(buf, Math.max(0, this.searchFrom - 2));
+        if (headEnd < 0) {
+          this.searchFrom = buf.length;
+          if (buf.length > this.maxMessageBytes) this.fatal(events, new SipParseError('Message head too large', 513));
+          break;
+        }
+        const head = parseHead(buf, 0, headEnd);
+        const cl = head.contentLength;
+        if (cl.kind !== 'value') {
+          const error = cl.kind === 'invalid' ? cl.error : new SipParseError('Content-Length is mandatory on stream transports', 400);
+          this.fatal(events, error, head);
+          break;
+        }
+        if (headEnd + cl.length > this.maxMessageBytes) {
+          this.fatal(events, new SipParseError('Message too large', 513), head);
+          break;
+        }
+        this.pending = { head, needed: headEnd + cl.length };
+        continue;
+      }
+      const { head, needed } = this.pending;
+      this.pending = null;
+      const body = Buffer.from(buf.subarray(head.headEnd, needed)); // copy: don't pin the read buffer
+      this.consume(needed);
+      if (head.error || !head.line) {
+        const error = head.error ?? new SipParseError('Malformed start line', 400);
+        const request = salvageRequest(head);
+        events.push(request ? { type: 'error', error, request, fatal: false } : { type: 'error', error, fatal: false });
+      } else {
+        events.push({ type: 'message', message: buildMessage(head, body) });
+      }
+    }
+    return events;
+  }
+
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.total)];
+    return this.chunks[0]!;
+  }
+
+  private consume(n: number): void {
+    const rest = this.joined().subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.total = rest.length;
+    this.searchFrom = 0;
+  }
+
+  private fatal(events: FramerEvent[], error: SipParseError, head?: ParsedHead): void {
+    this.failed = true;
+    this.chunks = [];
+    this.total = 0;
+    this.pending = null;
+    const request = head ? salvageRequest(head) : undefined;
+    events.push(request ? { type: 'error', error, request, fatal: true } : { type: 'error', error, fatal: true });
+  }
+}
