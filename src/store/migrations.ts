@@ -1,0 +1,102 @@
+/**
+ * Versioned schema for the call store. Each migration runs once, in its own transaction, and is
+ * recorded in `patchbay_migrations`; a database written by a newer Patchbay (unknown version) is
+ * refused rather than guessed at. Plain PostgreSQL so the clustered mode can run the same SQL.
+ * Never edit a released migration: append a new one.
+ */
+import { StoreError } from './store-types.js';
+
+/** The subset of PGlite (and node-postgres-like clients) the store needs. */
+export interface SqlRunner {
+  exec(sql: string): Promise<unknown>;
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
+}
+
+export interface SqlDatabase extends SqlRunner {
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+// "from"/"to" are SQL keywords, hence from_addr/to_addr.
+const INITIAL_SCHEMA = `
+CREATE TABLE accounts (
+  sid text PRIMARY KEY,
+  auth_token text NOT NULL,
+  friendly_name text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE calls (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  from_addr text NOT NULL,
+  to_addr text NOT NULL,
+  direction text NOT NULL CHECK (direction IN ('inbound', 'outbound-api', 'outbound-dial')),
+  status text NOT NULL CHECK (status IN ('queued', 'initiated', 'ringing', 'in-progress', 'completed',
+    'busy', 'failed', 'no-answer', 'canceled')),
+  start_time timestamptz NOT NULL,
+  answer_time timestamptz,
+  end_time timestamptz,
+  duration_seconds integer,
+  sip_call_id text,
+  sip_response_code integer,
+  error_code integer,
+  error_message text,
+  end_reason text,
+  parent_call_sid text,
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now()
+);
+-- Keyset paging, newest first, per account (optionally per status).
+CREATE INDEX calls_account_start_idx ON calls (account_sid, start_time DESC, sid DESC);
+CREATE INDEX calls_account_status_start_idx ON calls (account_sid, status, start_time DESC, sid DESC);
+-- Start-up recovery looks only at unfinished calls.
+CREATE INDEX calls_open_idx ON calls (status) WHERE status IN ('queued', 'initiated', 'ringing', 'in-progress');
+CREATE TABLE call_events (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  call_sid text NOT NULL REFERENCES calls (sid) ON DELETE CASCADE,
+  at timestamptz NOT NULL,
+  type text NOT NULL,
+  detail jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX call_events_call_idx ON call_events (call_sid, id);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL_SCHEMA }];
+
+/** Applies pending migrations in order; resolves to the versions applied by this call. */
+export async function runMigrations(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS patchbay_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+  const { rows } = await db.query<{ version: number }>('SELECT version FROM patchbay_migrations ORDER BY version');
+  const applied = new Set(rows.map((r) => r.version));
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...applied].filter((v) => !known.has(v));
+  if (unknown.length > 0) {
+    throw new StoreError(
+      'MIGRATION_FAILED',
+      `database schema version ${Math.max(...unknown)} is newer than this Patchbay knows (${Math.max(0, ...known)}); upgrade Patchbay or use another data directory`,
+    );
+  }
+  const done: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    try {
+      await db.transaction(async (tx) => {
+        await tx.exec(m.sql);
+        await tx.query('INSERT INTO patchbay_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      });
+    } catch (err) {
+      throw new StoreError('MIGRATION_FAILED', `migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+    }
+    done.push(m.version);
+  }
+  return done;
+}

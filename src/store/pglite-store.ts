@@ -1,0 +1,221 @@
+/**
+ * The embedded store: a PGlite database in a data directory, driven through a worker thread
+ * (pglite-worker.ts) so SQL never runs on the main thread. Writes issued in the same event-loop
+ * turn are posted as one message and committed by the worker in one transaction; every promise
+ * resolves only after its write committed (durable across `kill -9` of this process).
+ */
+import { mkdirSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { StoreOp, StoreRequest, StoreResponse, WorkerInit, WorkerMessage } from './pglite-worker.js';
+import type { SerializedCallEvent } from './store-sql.js';
+import {
+  StoreError,
+  type Account,
+  type AccountStore,
+  type CallEvent,
+  type CallListQuery,
+  type CallPage,
+  type CallRecord,
+  type CallStore,
+  type StoredCallRecord,
+} from './store-types.js';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: StoreError): void;
+}
+
+/**
+ * Starts the worker from the file next to this module with this module's extension: `.js` in
+ * dist/, `.ts` under tsx. Node 20 does not apply `--import tsx` to a worker's entry module, so
+ * in the `.ts` case a tiny bootstrap registers tsx's loader first and then imports the worker.
+ */
+function spawnWorker(init: WorkerInit): Worker {
+  const ext = extname(fileURLToPath(import.meta.url));
+  const workerUrl = new URL(`./pglite-worker${ext}`, import.meta.url);
+  if (ext !== '.ts') return new Worker(workerUrl, { workerData: init });
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+  return new Worker(bootstrap, { eval: true, workerData: init });
+}
+
+export class PgliteStore implements CallStore, AccountStore {
+  private readonly pending = new Map<number, Pending>();
+  private outbox: StoreRequest[] = [];
+  private flushScheduled = false;
+  private nextId = 1;
+  private closing = false;
+  private failure: StoreError | null = null;
+  private readonly counters = { messagesPosted: 0, writeTransactions: 0 };
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'responses') {
+        this.counters.writeTransactions += m.writeTransactions;
+        this.settle(m.responses);
+      }
+    });
+    worker.on('error', (err) => this.fail(new StoreError('WORKER_FAILED', `store worker crashed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new StoreError('WORKER_FAILED', `store worker exited unexpectedly (code ${code})`));
+    });
+    worker.unref(); // referenced only while requests are in flight, see updateRef()
+  }
+
+  /** Opens (creating and migrating if needed) the database in `dataDir`. */
+  static async open(dataDir: string): Promise<PgliteStore> {
+    mkdirSync(dataDir, { recursive: true });
+    const worker = spawnWorker({ dataDir });
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: WorkerMessage): void => {
+        if (m.type === 'ready') done(null);
+        else if (m.type === 'open-failed') done(new StoreError(m.error.code, `cannot open store in ${dataDir}: ${m.error.message}`));
+      };
+      const onError = (err: Error): void => done(new StoreError('WORKER_FAILED', `cannot open store in ${dataDir}: ${err.message}`));
+      const onExit = (code: number): void => done(new StoreError('WORKER_FAILED', `store worker exited during open (code ${code})`));
+      const done = (err: StoreError | null): void => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        if (err) {
+          void worker.terminate();
+          reject(err);
+        } else resolve();
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+    });
+    return new PgliteStore(worker);
+  }
+
+  createCall(rec: CallRecord): Promise<void> {
+    return this.request({ op: 'createCall', rec }) as Promise<void>;
+  }
+
+  updateCall(sid: string, patch: Partial<CallRecord>): Promise<void> {
+    return this.request({ op: 'updateCall', sid, patch }) as Promise<void>;
+  }
+
+  appendEvents(sid: string, events: CallEvent[]): Promise<void> {
+    let serialized: SerializedCallEvent[];
+    try {
+      // Serialise here: a non-JSON detail then fails this call alone, not the batch it joins.
+      serialized = events.map((e) => {
+        if (typeof e.at !== 'string' || Number.isNaN(Date.parse(e.at))) throw new Error(`event time must be ISO 8601, got ${JSON.stringify(e.at)}`);
+        if (typeof e.type !== 'string' || e.type.length === 0) throw new Error('event type must be a non-empty string');
+        return { at: e.at, type: e.type, detailJson: JSON.stringify(e.detail ?? {}) };
+      });
+    } catch (err) {
+      return Promise.reject(new StoreError('INVALID_RECORD', (err as Error).message));
+    }
+    return this.request({ op: 'appendEvents', sid, events: serialized }) as Promise<void>;
+  }
+
+  getCall(accountSid: string, sid: string): Promise<(StoredCallRecord & { events: CallEvent[] }) | null> {
+    return this.request({ op: 'getCall', accountSid, sid }) as Promise<(StoredCallRecord & { events: CallEvent[] }) | null>;
+  }
+
+  listCalls(q: CallListQuery): Promise<CallPage> {
+    return this.request({ op: 'listCalls', q }) as Promise<CallPage>;
+  }
+
+  closeInterruptedCalls(reason: string, endTime: string): Promise<number> {
+    return this.request({ op: 'closeInterruptedCalls', reason, endTime }) as Promise<number>;
+  }
+
+  ensureAccount(opts: { sid?: string; authToken?: string }): Promise<{ account: Account; created: boolean }> {
+    return this.request({ op: 'ensureAccount', opts }) as Promise<{ account: Account; created: boolean }>;
+  }
+
+  getAccount(sid: string): Promise<Account | null> {
+    return this.request({ op: 'getAccount', sid }) as Promise<Account | null>;
+  }
+
+  /** Messages posted to the worker and write transactions it committed (observability, tests). */
+  stats(): { messagesPosted: number; writeTransactions: number } {
+    return { ...this.counters };
+  }
+
+  /** Resolves when every request issued before it has been committed/answered. */
+  async flush(): Promise<void> {
+    await this.request({ op: 'barrier' });
+  }
+
+  /** Finishes queued work, closes the database and stops the worker. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    const done = this.request({ op: 'close' });
+    this.closing = true;
+    try {
+      await done;
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  private request(body: StoreOp): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new StoreError('STORE_CLOSED', 'store is closed'));
+    const id = this.nextId++;
+    const promise = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.outbox.push({ id, body });
+    this.updateRef();
+    if (body.op === 'createCall' || body.op === 'updateCall' || body.op === 'appendEvents') {
+      // Coalesce: everything written during this event-loop turn goes over in one message.
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.post());
+      }
+    } else {
+      this.post(); // reads go now, behind any buffered writes, so they see them
+    }
+    return promise;
+  }
+
+  private post(): void {
+    this.flushScheduled = false;
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    try {
+      this.worker.postMessage(batch);
+      this.counters.messagesPosted++;
+    } catch {
+      // A value that cannot be cloned (a function in a patch, say): post one by one so only the
+      // offending request fails.
+      for (const r of batch) {
+        try {
+          this.worker.postMessage([r]);
+          this.counters.messagesPosted++;
+        } catch (err) {
+          this.settle([{ id: r.id, ok: false, error: { code: 'INVALID_RECORD', message: `cannot send to store: ${(err as Error).message}` } }]);
+        }
+      }
+    }
+  }
+
+  private settle(responses: StoreResponse[]): void {
+    for (const r of responses) {
+      const p = this.pending.get(r.id);
+      if (!p) continue;
+      this.pending.delete(r.id);
+      if (r.ok) p.resolve(r.result);
+      else p.reject(new StoreError(r.error.code, r.error.message));
+    }
+    this.updateRef();
+  }
+
+  private fail(err: StoreError): void {
+    if (this.failure) return;
+    this.failure = err;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(err);
+    this.updateRef();
+  }
+
+  /** Keeps the process alive while writes are in flight, and only then. */
+  private updateRef(): void {
+    if (this.pending.size > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+}

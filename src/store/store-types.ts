@@ -1,0 +1,144 @@
+/**
+ * Storage contracts: the call record, its event timeline and accounts. The call engine, the API
+ * and the console depend only on these interfaces; `PgliteStore` is the embedded implementation
+ * (a PostgreSQL-backed one for clustered mode can share its SQL).
+ */
+
+export type CallStatus =
+  | 'queued'
+  | 'initiated'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'busy'
+  | 'failed'
+  | 'no-answer'
+  | 'canceled';
+
+export const CALL_STATUSES: readonly CallStatus[] = [
+  'queued',
+  'initiated',
+  'ringing',
+  'in-progress',
+  'completed',
+  'busy',
+  'failed',
+  'no-answer',
+  'canceled',
+];
+
+/** Statuses after which a call never changes again (twilio-voice.md §3). */
+export const TERMINAL_CALL_STATUSES: readonly CallStatus[] = ['completed', 'busy', 'failed', 'no-answer', 'canceled'];
+
+export type CallDirection = 'inbound' | 'outbound-api' | 'outbound-dial';
+
+export interface CallEvent {
+  /** ISO 8601 timestamp. */
+  at: string;
+  /** e.g. 'sip.in' 'sip.out' 'webhook' 'verb.start' 'verb.end' 'status' 'error'. */
+  type: string;
+  /** Must be JSON-serialisable; stored as jsonb. */
+  detail: Record<string, unknown>;
+}
+
+export interface CallRecord {
+  sid: string;
+  accountSid: string;
+  from: string;
+  to: string;
+  direction: CallDirection;
+  status: CallStatus;
+  /** ISO 8601. */
+  startTime: string;
+  answerTime: string | null;
+  endTime: string | null;
+  durationSeconds: number | null;
+  sipCallId: string | null;
+  sipResponseCode: number | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+  endReason: string | null;
+  parentCallSid: string | null;
+}
+
+/**
+ * A call record as read back: the store adds its own bookkeeping timestamps (ISO 8601), which
+ * the Twilio-compatible API exposes as `date_created` / `date_updated`.
+ */
+export interface StoredCallRecord extends CallRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+export interface Account {
+  sid: string;
+  authToken: string;
+  friendlyName: string;
+  createdAt: string;
+}
+
+export interface CallListQuery {
+  accountSid: string;
+  status?: CallStatus;
+  /** 1–1000. */
+  pageSize: number;
+  /** Opaque cursor from a previous page's `nextPageToken`. */
+  pageToken?: string;
+}
+
+export interface CallPage {
+  calls: StoredCallRecord[];
+  nextPageToken: string | null;
+}
+
+export interface CallStore {
+  /** Rejects with StoreError 'DUPLICATE_SID' if the SID exists. */
+  createCall(rec: CallRecord): Promise<void>;
+  /** Rejects with StoreError 'CALL_NOT_FOUND' if no such call. `sid` in the patch is ignored. */
+  updateCall(sid: string, patch: Partial<CallRecord>): Promise<void>;
+  /** Appends in order; rejects with StoreError 'CALL_NOT_FOUND' if no such call. */
+  appendEvents(sid: string, events: CallEvent[]): Promise<void>;
+  /** Null when the call does not exist or belongs to another account. Events oldest first. */
+  getCall(accountSid: string, sid: string): Promise<(StoredCallRecord & { events: CallEvent[] }) | null>;
+  /** Newest first (startTime desc, sid desc). Rejects with StoreError 'INVALID_PAGE_TOKEN' / 'INVALID_QUERY'. */
+  listCalls(q: CallListQuery): Promise<CallPage>;
+  /**
+   * Start-up recovery after a crash: every non-terminal call (queued, initiated, ringing,
+   * in-progress) becomes 'failed' — the call did not end the way its parties intended, whether
+   * or not it was answered ('canceled' is reserved for an explicit REST cancel). endTime and
+   * endReason are set; answered calls also get durationSeconds (whole seconds since answer).
+   * Resolves to the number of calls closed.
+   */
+  closeInterruptedCalls(reason: string, endTime: string): Promise<number>;
+}
+
+export interface AccountStore {
+  /**
+   * Makes sure an account exists. With `sid`: that account (created if missing); an `authToken`
+   * given here replaces the stored one, because configuration is the source of truth. Without
+   * `sid`: the oldest account, or a new one with a generated SID. A missing token is generated.
+   */
+  ensureAccount(opts: { sid?: string; authToken?: string }): Promise<{ account: Account; created: boolean }>;
+  getAccount(sid: string): Promise<Account | null>;
+}
+
+export type StoreErrorCode =
+  | 'CALL_NOT_FOUND'
+  | 'DUPLICATE_SID'
+  | 'INVALID_PAGE_TOKEN'
+  | 'INVALID_QUERY'
+  | 'INVALID_RECORD'
+  | 'STORE_CLOSED'
+  | 'WORKER_FAILED'
+  | 'MIGRATION_FAILED'
+  | 'DB_ERROR';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
