@@ -81,11 +81,11 @@ export class AppServer {
   }
 }
 
-/** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
-export async function waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 10000, what = 'condition'): Promise<T> {
+/** Resolves when `predicate` (sync or async) holds, polling; rejects after `timeoutMs`. */
+export async function waitFor<T>(predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 10000, what = 'condition'): Promise<T> {
   const start = Date.now();
   for (;;) {
-    const v = predicate();
+    const v = await predicate();
     if (v) return v;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
