@@ -43,7 +43,8 @@ export function mulawToLinear(byte: number): number {
   const seg = (u >> 4) & 0x07;
   const mantissa = u & 0x0f;
   const magnitude = (((mantissa << 3) + MULAW_BIAS) << seg) - MULAW_BIAS;
-  return u & 0x80 ? -magnitude : magnitude;
+  // `| 0` turns the -0 of code 0x7F (µ-law's negative zero) into a plain 0.
+  return (u & 0x80 ? -magnitude : magnitude) | 0;
 }
 
 /** Encode one 16-bit linear sample to an A-law code word (G.711 §2, Table 1a; even bits inverted: XOR 0x55). */
