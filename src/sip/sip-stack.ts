@@ -1,0 +1,334 @@
+/**
+ * SipStack: the façade the call engine uses. Wires transport layer → transaction layer → UAS/UAC
+ * cores and dialogs, and answers what an endpoint must answer on its own (RFC 3261 §8.2):
+ * stateless 400 for unparseable requests, validator rejections, OPTIONS (§11.2), 405/501 with
+ * Allow, 481 for unknown dialogs/transactions, CANCEL (§9.2), and 503 when the tables are full.
+ */
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from './clock.js';
+import { ClientTransactionHandle } from './client-transaction-handle.js';
+import type { ClientTransactionUser } from './client-invite-transaction.js';
+import { Dialog, dialogKey, uacDialogInit, uasDialogInit, uriAddress, type DialogHost } from './dialog.js';
+import { getTag, parseCSeq, type Via } from './header-values.js';
+import { newBranch, newCallId, newTag } from './ids.js';
+import { IncomingInvite, type IncomingInviteHost } from './incoming-invite.js';
+import { createRequest, type HeaderField, type SipAddress, type SipRequest, type SipResponse } from './message.js';
+import { OutgoingInvite, type OutgoingInviteHost } from './outgoing-invite.js';
+import type { SipParseError } from './parser.js';
+import { isKnownMethod, isResponseAcceptable, validateRequest } from './request-validator.js';
+import { buildResponse, type ResponseOptions } from './responses.js';
+import { ServerInviteTransaction } from './server-invite-transaction.js';
+import { serverTransactionKey, TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction-layer.js';
+import type { TimerConfig } from './transaction-timers.js';
+import { TransportLayer } from './transport-layer.js';
+
+export interface SipStackOptions {
+  /** Bind address. */
+  host: string;
+  /** UDP and TCP port; 0 = ephemeral (the same number for both). */
+  port: number;
+  /** Address written in Contact and Via (default: host). */
+  publicHost?: string;
+  userAgent?: string;
+  clock?: Clock;
+  allowedMethods?: string[];
+  supportedExtensions?: string[];
+  acceptedContentTypes?: Record<string, string[]>;
+  timers?: Partial<TimerConfig>;
+  /** Per table (server/client transactions, dialogs); default 100 000. */
+  maxTransactions?: number;
+  maxDialogs?: number;
+  tcpIdleTimeoutMs?: number;
+  /** User part of our Contact URI (default `patchbay`). */
+  contactUser?: string;
+}
+
+export interface SipStackEvents {
+  invite: [inv: IncomingInvite];
+  request: [req: SipRequest, source: SipAddress];
+  response: [res: SipResponse, source: SipAddress];
+  'request-sent': [req: SipRequest, dest: SipAddress];
+  'response-sent': [res: SipResponse, dest: SipAddress];
+  'transport-error': [err: Error, peer: SipAddress | null];
+}
+
+export interface InviteOptions {
+  uri: string;
+  from: string;
+  to: string;
+  body: Buffer;
+  contentType: string;
+  headers?: HeaderField[];
+  dest?: SipAddress;
+}
+
+export class SipConfigError extends Error {
+  readonly code = 'SIP_BAD_DESTINATION';
+}
+
+const DEFAULT_ALLOWED = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO'];
+const nameAddr = (v: string): string => (v.includes('<') ? v : `<${v}>`);
+
+export class SipStack extends EventEmitter<SipStackEvents> {
+  readonly clock: Clock;
+  readonly allowedMethods: readonly string[];
+  readonly userAgent: string;
+  private readonly transport: TransportLayer;
+  private readonly transactions: TransactionLayer;
+  private readonly dialogs = new Map<string, Dialog>();
+  private readonly incoming = new Map<string, IncomingInvite>();
+  private readonly outgoing = new Set<OutgoingInvite>();
+  private readonly publicHost: string;
+  private readonly validatorOpts: Parameters<typeof validateRequest>[1];
+  private readonly dialogHost: DialogHost;
+  private readonly inviteHost: IncomingInviteHost;
+  private readonly outgoingHost: OutgoingInviteHost;
+
+  constructor(private readonly opts: SipStackOptions) {
+    super();
+    this.clock = opts.clock ?? systemClock;
+    this.allowedMethods = opts.allowedMethods ?? DEFAULT_ALLOWED;
+    this.userAgent = opts.userAgent ?? 'Patchbay';
+    this.publicHost = opts.publicHost ?? opts.host;
+    this.validatorOpts = {
+      supportedExtensions: opts.supportedExtensions ?? [],
+      acceptedContentTypes: opts.acceptedContentTypes ?? { INVITE: ['application/sdp'] },
+      allowedMethods: [...this.allowedMethods],
+    };
+    this.transport = new TransportLayer({ host: opts.host, port: opts.port, clock: this.clock, idleTimeoutMs: opts.tcpIdleTimeoutMs });
+    this.transactions = new TransactionLayer({ clock: this.clock, transport: this.transport, timers: opts.timers, maxTransactions: opts.maxTransactions });
+    this.transport.handler = {
+      onRequest: (req, source, via) => this.onRequest(req, source, via),
+      onResponse: (res, source) => this.onResponse(res, source),
+      onBadMessage: (err, req, source) => this.onBadMessage(err, req, source),
+      onSent: (msg, dest) => (msg.kind === 'request' ? this.emit('request-sent', msg, dest) : this.emit('response-sent', msg, dest)),
+      onTransportError: (err, peer) => this.emit('transport-error', err, peer),
+    };
+    const stack = this;
+    this.dialogHost = {
+      clock: this.clock,
+      timers: this.transactions.timers,
+      userAgent: this.userAgent,
+      contact: (t) => this.contactUri(t),
+      request: (req, dest) => this.sendRequest(req, dest).final,
+      sendAck: (ack, dest) => {
+        this.addVia(ack, dest);
+        this.transport.send(ack, dest);
+      },
+      forget: (d) => {
+        if (this.dialogs.get(d.key) === d) this.dialogs.delete(d.key);
+      },
+    };
+    this.inviteHost = {
+      get userAgent() {
+        return stack.userAgent;
+      },
+      allowedMethods: this.allowedMethods,
+      contact: (t) => this.contactUri(t),
+      createUasDialog: (inv, res) => {
+        const init = uasDialogInit(inv.request, res, inv.source.transport);
+        return init ? this.registerDialog(new Dialog(this.dialogHost, init)) : null;
+      },
+      resend: (res, source) => this.transport.sendResponse(res, source),
+    };
+    this.outgoingHost = {
+      clock: this.clock,
+      timers: this.transactions.timers,
+      startClient: (req, dest, user) => this.startClient(req, dest, user),
+      createUacDialog: (req, res, transport) => {
+        const init = uacDialogInit(req, res, transport);
+        return init ? this.registerDialog(new Dialog(this.dialogHost, init)) : null;
+      },
+      finished: (inv) => this.outgoing.delete(inv),
+    };
+  }
+
+  get udpPort(): number {
+    return this.transport.udpPort;
+  }
+
+  get tcpPort(): number {
+    return this.transport.tcpPort;
+  }
+
+  /** Live table sizes (for metrics and leak tests). */
+  get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; tcpConnections: number } {
+    return {
+      serverTransactions: this.transactions.serverCount,
+      clientTransactions: this.transactions.clientCount,
+      dialogs: this.dialogs.size,
+      tcpConnections: this.transport.tcpConnections,
+    };
+  }
+
+  start(): Promise<void> {
+    return this.transport.start();
+  }
+
+  /** Closes sockets, stops every timer, forgets every transaction and dialog (without signalling). */
+  async stop(): Promise<void> {
+    for (const o of this.outgoing) o.dispose();
+    this.outgoing.clear();
+    this.transactions.dispose();
+    for (const d of [...this.dialogs.values()]) d.terminate('stack-stopped');
+    this.dialogs.clear();
+    this.incoming.clear();
+    await this.transport.stop();
+  }
+
+  contactUri(transport: SipAddress['transport'] = 'udp'): string {
+    const host = this.publicHost.includes(':') ? `[${this.publicHost}]` : this.publicHost;
+    const port = transport === 'udp' ? this.udpPort : this.tcpPort;
+    return `sip:${this.opts.contactUser ?? 'patchbay'}@${host}:${port}${transport === 'udp' ? '' : `;transport=${transport}`}`;
+  }
+
+  /** Sends an out-of-dialog request through a client transaction; a Via (new branch) is added if absent. */
+  sendRequest(req: SipRequest, dest: SipAddress): ClientTransactionHandle {
+    const handle = new ClientTransactionHandle(req);
+    this.startClient(req, dest, handle.transactionUser());
+    return handle;
+  }
+
+  /** Starts an INVITE as UAC. */
+  invite(o: InviteOptions): OutgoingInvite {
+    const dest = o.dest ?? uriAddress(o.uri, 'udp');
+    if (!dest) throw new SipConfigError(`cannot route to ${o.uri}`);
+    const fields: HeaderField[] = [
+      { name: 'Max-Forwards', value: '70' },
+      { name: 'From', value: `${nameAddr(o.from)};tag=${newTag()}` },
+      { name: 'To', value: nameAddr(o.to) },
+      { name: 'Call-ID', value: newCallId(this.publicHost) },
+      { name: 'CSeq', value: '1 INVITE' },
+      { name: 'Contact', value: `<${this.contactUri(dest.transport)}>` },
+      { name: 'Allow', value: this.allowedMethods.join(', ') },
+      { name: 'User-Agent', value: this.userAgent },
+      ...(o.headers ?? []),
+    ];
+    const req = createRequest('INVITE', o.uri, fields, o.body);
+    if (o.body.length > 0) req.headers.append('Content-Type', o.contentType);
+    const inv = new OutgoingInvite(this.outgoingHost, req, dest);
+    this.outgoing.add(inv);
+    inv.start();
+    return inv;
+  }
+
+  private startClient(req: SipRequest, dest: SipAddress, user: ClientTransactionUser): ClientTransaction | null {
+    if (!req.headers.has('via')) this.addVia(req, dest);
+    if (!req.headers.has('max-forwards')) req.headers.append('Max-Forwards', '70');
+    const tx = this.transactions.createClient(req, dest, user);
+    if (!tx) queueMicrotask(() => user.onTerminated?.('transport-error'));
+    return tx;
+  }
+
+  private addVia(req: SipRequest, dest: SipAddress): void {
+    const host = this.publicHost.includes(':') ? `[${this.publicHost}]` : this.publicHost;
+    const port = dest.transport === 'udp' ? this.udpPort : this.tcpPort;
+    req.headers.prepend('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${host}:${port};branch=${newBranch()};rport`);
+  }
+
+  private registerDialog(d: Dialog): Dialog | null {
+    if (this.dialogs.size >= (this.opts.maxDialogs ?? 100_000)) return null;
+    this.dialogs.set(d.key, d);
+    return d;
+  }
+
+  private statelessReply(req: SipRequest, source: SipAddress, status: number, opts?: ResponseOptions): void {
+    const res = buildResponse(req, status, opts, status === 100 ? undefined : newTag(), this.userAgent);
+    this.transport.sendResponse(res, source);
+  }
+
+  private allowHeader(): HeaderField {
+    return { name: 'Allow', value: this.allowedMethods.join(', ') };
+  }
+
+  private onBadMessage(err: SipParseError | null, req: SipRequest | undefined, source: SipAddress): void {
+    if (!req || req.method === 'ACK') return; // responses and ACKs are never answered
+    this.statelessReply(req, source, err?.status ?? 400);
+  }
+
+  private onResponse(res: SipResponse, source: SipAddress): void {
+    this.emit('response', res, source);
+    if (!isResponseAcceptable(res)) return;
+    if (this.transactions.handleResponse(res)) return;
+    // A 2xx retransmission after the INVITE client transaction is gone: the dialog re-sends its ACK.
+    if (res.status >= 200 && res.status < 300 && parseCSeq(res.headers.get('cseq') ?? '')?.method === 'INVITE') {
+      const local = getTag(res.headers.get('from') ?? '');
+      const remote = getTag(res.headers.get('to') ?? '');
+      if (local && remote) this.dialogs.get(dialogKey(res.headers.get('call-id') ?? '', local, remote))?.receive2xxRetransmission(res);
+    }
+  }
+
+  private onRequest(req: SipRequest, source: SipAddress, via: Via): void {
+    this.emit('request', req, source);
+    const key = serverTransactionKey(req, via);
+    const existing = this.transactions.findServer(key);
+    if (existing) {
+      existing.receiveRequest(req); // retransmission, or ACK for a non-2xx: absorbed (§17.2)
+      return;
+    }
+    if (req.method === 'ACK') {
+      this.findDialog(req)?.receiveAck(req); // ACK for a 2xx is its own transaction (§17.1.1.3)
+      return;
+    }
+    const tx = this.transactions.createServer(req, source, key);
+    if (!tx) {
+      this.statelessReply(req, source, 503, { headers: [{ name: 'Retry-After', value: '5' }] });
+      return;
+    }
+    const reply = (status: number, opts?: ResponseOptions, tag: string | undefined = newTag()): void =>
+      tx.respond(buildResponse(req, status, opts, tag, this.userAgent));
+    const rejection = validateRequest(req, this.validatorOpts);
+    if (rejection) return reply(rejection.status, { reason: rejection.reason, headers: rejection.headers });
+    if (!this.allowedMethods.includes(req.method)) return reply(isKnownMethod(req.method) ? 405 : 501, { headers: [this.allowHeader()] });
+    if (req.method === 'CANCEL') return this.onCancel(req, via, reply);
+    const toTag = getTag(req.headers.get('to') ?? '');
+    if (toTag) {
+      const dialog = this.findDialog(req);
+      if (!dialog) return reply(481, undefined, undefined);
+      dialog.handleRequest(req, { reply: (res) => tx.respond(res), resend: (res) => this.transport.sendResponse(res, source) });
+      return;
+    }
+    if (req.method === 'INVITE' && tx instanceof ServerInviteTransaction) return this.onInvite(req, source, tx);
+    if (req.method === 'OPTIONS') {
+      return reply(200, {
+        headers: [this.allowHeader(), { name: 'Accept', value: 'application/sdp' }, { name: 'Supported', value: (this.opts.supportedExtensions ?? []).join(', ') }],
+      });
+    }
+    reply(481); // BYE/INFO outside any dialog
+  }
+
+  private onInvite(req: SipRequest, source: SipAddress, tx: ServerInviteTransaction): void {
+    const inv = new IncomingInvite(this.inviteHost, req, source, tx, newTag());
+    this.incoming.set(tx.key, inv);
+    this.transactions.setServerUser(tx, {
+      onAck: (ack) => this.findDialog(ack)?.receiveAck(ack),
+      onTerminated: () => this.incoming.delete(tx.key),
+    });
+    tx.respond(buildResponse(req, 100, undefined, undefined, this.userAgent)); // §17.2.1: 100 Trying at once
+    this.emit('invite', inv);
+  }
+
+  /** §9.2: 200 to the CANCEL; the INVITE gets 487 if it has no final response yet. */
+  private onCancel(req: SipRequest, via: Via, reply: (status: number) => void): void {
+    const inviteTx = this.transactions.findInviteForCancel(req, via);
+    const inv = inviteTx ? this.incoming.get(inviteTx.key) : undefined;
+    if (!inv) return reply(481);
+    reply(200);
+    inv.handleCancel(req);
+  }
+
+  /** The dialog an in-dialog request belongs to (§12.2.2: Call-ID, To tag = local, From tag = remote). */
+  private findDialog(req: SipRequest): Dialog | undefined {
+    const local = getTag(req.headers.get('to') ?? '');
+    if (!local) return undefined;
+    return this.dialogs.get(dialogKey(req.headers.get('call-id') ?? '', local, getTag(req.headers.get('from') ?? '') ?? ''));
+  }
+}
+
+// The types the call engine handles, re-exported so the façade is one import.
+export { Dialog } from './dialog.js';
+export type { DialogEvents } from './dialog.js';
+export { IncomingInvite } from './incoming-invite.js';
+export { OutgoingInvite, type OutgoingInviteOutcome } from './outgoing-invite.js';
+export { ClientTransactionHandle } from './client-transaction-handle.js';
+export type { Responder, ResponseOptions } from './responses.js';

@@ -1,0 +1,171 @@
+/**
+ * Transport layer (RFC 3261 §18): owns the UDP and TCP transports, stamps inbound requests with
+ * `received`/`rport` (§18.2.1, RFC 3581 §4) and sends responses where §18.2.2 says they go.
+ *
+ * Inbound messages are handed to one `TransportLayerHandler` (the stack) with the parsed top Via
+ * of requests, so the transaction layer never has to parse it again.
+ */
+import type { Clock } from './clock.js';
+import type { SipAddress, SipMessage, SipRequest, SipResponse } from './message.js';
+import { formatVia, parseVia, splitHeaderValues, type Via } from './header-values.js';
+import type { SipParseError } from './parser.js';
+import { serializeMessage } from './serializer.js';
+import { TcpTransport } from './transport-tcp.js';
+import { TransportError, type SendCallback, type TransportSink } from './transport.js';
+import { UdpTransport } from './transport-udp.js';
+
+export interface TransportLayerOptions {
+  host: string;
+  /** UDP and TCP listen on this port; 0 picks one ephemeral port free on both. */
+  port: number;
+  clock: Clock;
+  idleTimeoutMs?: number;
+  maxMessageBytes?: number;
+}
+
+export interface TransportLayerHandler {
+  onRequest(req: SipRequest, source: SipAddress, topVia: Via): void;
+  onResponse(res: SipResponse, source: SipAddress): void;
+  /** Unparseable message, or a request without a usable top Via. */
+  onBadMessage(error: SipParseError | null, request: SipRequest | undefined, source: SipAddress): void;
+  onSent?(msg: SipMessage, dest: SipAddress): void;
+  onTransportError?(error: Error, peer: SipAddress | null): void;
+}
+
+const noop: SendCallback = () => undefined;
+
+/** The first Via value of a message, parsed (null when absent or malformed). */
+export function topVia(msg: SipMessage): Via | null {
+  const first = msg.headers.get('via');
+  if (first === undefined) return null;
+  const value = first.indexOf(',') < 0 ? first : splitHeaderValues(first)[0];
+  return value === undefined ? null : parseVia(value);
+}
+
+/** Replaces the first Via value of `msg` (keeping any further values on the same line). */
+function replaceTopVia(msg: SipMessage, via: Via): void {
+  const fields = msg.headers.fields;
+  for (const f of fields) {
+    const n = f.name.toLowerCase();
+    if (n !== 'via' && n !== 'v') continue;
+    const values = f.value.indexOf(',') < 0 ? [f.value] : splitHeaderValues(f.value);
+    values[0] = formatVia(via);
+    f.value = values.join(', ');
+    return;
+  }
+}
+
+/**
+ * §18.2.1 + RFC 3581 §4: add `received` when sent-by differs from the packet source, and fill an
+ * empty `rport` with the source port (which also forces `received`).
+ */
+export function stampReceived(via: Via, source: SipAddress): boolean {
+  let changed = false;
+  if (via.hasRport && via.rport === null) {
+    via.rport = source.port;
+    via.params.set('rport', String(source.port));
+    changed = true;
+  }
+  if (changed || via.host !== source.host) {
+    via.received = source.host;
+    via.params.set('received', source.host);
+    changed = true;
+  }
+  return changed;
+}
+
+/** Where a response goes for a request that arrived from `source` with top Via `via` (§18.2.2). */
+export function responseDestination(via: Via, source: SipAddress): SipAddress {
+  const maddr = via.params.get('maddr');
+  if (maddr) return { transport: source.transport, host: maddr, port: via.port ?? 5060 };
+  const host = via.received ?? via.host;
+  const port = via.rport ?? via.port ?? 5060;
+  return { transport: source.transport, host, port };
+}
+
+export class TransportLayer {
+  private readonly udp: UdpTransport;
+  private readonly tcp: TcpTransport;
+  handler: TransportLayerHandler | null = null;
+
+  constructor(private readonly opts: TransportLayerOptions) {
+    const sink: TransportSink = {
+      onMessage: (msg, source) => this.receive(msg, source),
+      onParseError: (err, req, source) => this.handler?.onBadMessage(err, req, source),
+      onTransportError: (err, peer) => this.handler?.onTransportError?.(err, peer),
+    };
+    this.udp = new UdpTransport({ host: opts.host, port: opts.port, sink });
+    this.tcp = new TcpTransport({ host: opts.host, port: opts.port, sink, clock: opts.clock, idleTimeoutMs: opts.idleTimeoutMs, maxMessageBytes: opts.maxMessageBytes });
+  }
+
+  get udpPort(): number {
+    return this.udp.port;
+  }
+
+  get tcpPort(): number {
+    return this.tcp.port;
+  }
+
+  get tcpConnections(): number {
+    return this.tcp.connectionCount;
+  }
+
+  /** Binds UDP, then TCP on the same port; with port 0 retries until one port is free on both. */
+  async start(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.udp.start(this.opts.port);
+      try {
+        await this.tcp.start(this.udp.port);
+        return;
+      } catch (err) {
+        await this.udp.stop();
+        if (this.opts.port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.udp.stop(), this.tcp.stop()]);
+  }
+
+  /** Serializes and sends a message to `dest`; transport failures go to `cb`. */
+  send(msg: SipMessage, dest: SipAddress, cb: SendCallback = noop): void {
+    const buf = serializeMessage(msg);
+    if (dest.transport === 'udp') this.udp.send(buf, dest.host, dest.port, cb);
+    else if (dest.transport === 'tcp') this.tcp.send(buf, dest.host, dest.port, cb);
+    else {
+      queueMicrotask(() => cb(new TransportError('SIP_TRANSPORT_UNSUPPORTED', `transport ${dest.transport} is not supported`)));
+      return;
+    }
+    this.handler?.onSent?.(msg, dest);
+  }
+
+  /**
+   * Sends a response to a request that came from `source` (§18.2.2): on a reliable transport over the
+   * same connection while it is open, else to received/rport (or sent-by) from the top Via.
+   */
+  sendResponse(res: SipResponse, source: SipAddress, cb: SendCallback = noop): void {
+    if (source.transport !== 'udp' && this.tcp.hasConnection(source.host, source.port)) {
+      this.send(res, source, cb);
+      return;
+    }
+    const via = topVia(res);
+    this.send(res, via ? responseDestination(via, source) : source, cb);
+  }
+
+  private receive(msg: SipMessage, source: SipAddress): void {
+    const handler = this.handler;
+    if (!handler) return;
+    if (msg.kind === 'response') {
+      handler.onResponse(msg, source);
+      return;
+    }
+    const via = topVia(msg);
+    if (!via) {
+      handler.onBadMessage(null, msg, source);
+      return;
+    }
+    if (stampReceived(via, source)) replaceTopVia(msg, via);
+    handler.onRequest(msg, source, via);
+  }
+}
