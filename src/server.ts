@@ -9,7 +9,8 @@ import { networkInterfaces } from 'node:os';
 import { pino, type Logger } from 'pino';
 import type { PatchbayConfig } from './config.js';
 import { PgliteStore } from './store/pglite-store.js';
-import { SipStack, type IncomingInvite } from './sip/sip-stack.js';
+import { SipStack } from './sip/sip-stack.js';
+import type { IncomingInvite } from './sip/incoming-invite.js';
 import { MediaClock } from './media/media-clock.js';
 import { PortAllocator } from './media/port-allocator.js';
 import { MediaFetcher } from './media/media-fetcher.js';
@@ -91,11 +92,10 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const router = new InboundRouter(
     {
       accountSid: account.sid,
-      voiceUrl: config.voiceUrl,
-      voiceMethod: config.voiceMethod,
-      fallbackUrl: config.fallbackUrl,
-      fallbackMethod: config.fallbackMethod,
       maxCalls: config.maxCalls,
+      // Read at each call: the catch-all application (numbers with their own apps come with the REST API).
+      applicationFor: () =>
+        config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
     },
     registry,
     { media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock }, speech, fetcher },

@@ -7,7 +7,9 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { CallControl, PlaybackOutcome } from '../verbs/call-control.js';
-import type { Dialog, IncomingInvite } from '../sip/sip-stack.js';
+import type { Dialog } from '../sip/dialog.js';
+import type { Responder } from '../sip/responses.js';
+import type { IncomingInvite } from '../sip/incoming-invite.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { answerOffer } from '../sip/offer-answer.js';
 import { RtpSession } from '../media/rtp-session.js';
@@ -193,13 +195,11 @@ export class Call extends EventEmitter implements CallControl {
       this.recordError(0, 'no ACK received for the 200 OK');
       void this.sendByeAndFinish('ack-timeout');
     });
-    dialog.on('reinvite', (req: SipRequest, respond: (status: number, opts?: { body?: Buffer; contentType?: string; reason?: string }) => void) => {
-      this.onReinvite(req, respond);
-    });
+    dialog.on('reinvite', (req, respond) => this.onReinvite(req, respond));
   }
 
   /** RFC 3264 §8: a re-INVITE may move the media (new address) or hold/resume it. */
-  private onReinvite(req: SipRequest, respond: (status: number, opts?: { body?: Buffer; contentType?: string; reason?: string }) => void): void {
+  private onReinvite(req: SipRequest, respond: Responder): void {
     const rtp = this.rtp;
     if (!rtp) return respond(500);
     if (req.body.length === 0) {

@@ -3,23 +3,20 @@
  * (488 before anyone is bothered), the caller/callee identities the app sees, and which
  * application runs the call. The SIP stack has already sent 100 Trying.
  */
-import type { IncomingInvite } from '../sip/sip-stack.js';
+import type { IncomingInvite } from '../sip/incoming-invite.js';
 import { parseNameAddr } from '../sip/header-values.js';
 import { parseUri } from '../sip/uri.js';
 import { answerOffer } from '../sip/offer-answer.js';
 import { newSid } from '../ids.js';
-import type { HttpMethod } from '../verbs/verb-model.js';
 import { Call, type CallDeps } from './call.js';
 import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './application-runner.js';
 import type { CallRegistry } from './call-registry.js';
 
 export interface InboundRouterOptions {
   accountSid: string;
-  voiceUrl: string | null;
-  voiceMethod: HttpMethod;
-  fallbackUrl: string | null;
-  fallbackMethod: HttpMethod;
   maxCalls: number;
+  /** The application for a called number (To); null → the built-in welcome document. */
+  applicationFor: (to: string) => ApplicationTarget | null;
 }
 
 /** What a caller hears when no application is configured: enough to prove the path works. */
@@ -99,9 +96,7 @@ export class InboundRouter {
     call.note('sip.in', { method: 'INVITE', from: req.headers.get('from'), to: req.uri, source: `${invite.source.transport}:${invite.source.host}:${invite.source.port}` });
     call.ring();
 
-    const target: ApplicationTarget | InlineDocument = this.opts.voiceUrl
-      ? { url: this.opts.voiceUrl, method: this.opts.voiceMethod, fallbackUrl: this.opts.fallbackUrl, fallbackMethod: this.opts.fallbackMethod }
-      : WELCOME_DOCUMENT;
+    const target: ApplicationTarget | InlineDocument = this.opts.applicationFor(call.info.to) ?? WELCOME_DOCUMENT;
     void this.runner.run(call, target);
     return call;
   }
