@@ -304,8 +304,9 @@ export class WebhookClient {
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
-          res.destroy();
+          // Reject before destroying: destroy() emits 'aborted' synchronously.
           reject(new FetchFailure(WebhookErrorCode.BodyTooLarge, `response body of ${declared} bytes exceeds ${this.maxBodyBytes}`, status));
+          res.destroy();
           return;
         }
         const chunks: Buffer[] = [];
@@ -313,8 +314,8 @@ export class WebhookClient {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > this.maxBodyBytes) {
-            res.destroy();
             reject(new FetchFailure(WebhookErrorCode.BodyTooLarge, `response body exceeds ${this.maxBodyBytes} bytes`, status));
+            res.destroy();
             return;
           }
           chunks.push(chunk);
