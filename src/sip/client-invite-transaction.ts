@@ -98,6 +98,7 @@ export class ClientInviteTransaction {
   /** Sends the INVITE and arms Timer A (unreliable transports only) and Timer B. */
   start(): void {
     this.send(this.request);
+    if (this.stateValue === 'terminated') return; // the transport failed synchronously
     if (!this.env.reliable) this.timers.start('A', this.aInterval, () => this.input('timer-a'));
     this.timers.start('B', timerDuration('B', this.env.timers, this.env.reliable), () => this.input('timer-b'));
   }

@@ -58,6 +58,7 @@ export class ClientNonInviteTransaction {
   /** Sends the request and arms Timer E (unreliable transports only) and Timer F. */
   start(): void {
     this.send();
+    if (this.stateValue === 'terminated') return; // the transport failed synchronously
     if (!this.env.reliable) this.timers.start('E', this.eInterval, () => this.input('timer-e'));
     this.timers.start('F', timerDuration('F', this.env.timers, this.env.reliable), () => this.input('timer-f'));
   }

@@ -27,7 +27,8 @@ export const MAGIC_COOKIE = 'z9hG4bK';
 
 export interface TransactionLayerOptions {
   clock: Clock;
-  transport: TransportLayer;
+  /** The two send paths the transactions need (the TransportLayer, or a fake in tests). */
+  transport: Pick<TransportLayer, 'send' | 'sendResponse'>;
   timers?: Partial<TimerConfig>;
   /** Cap per table (server, client); default 100 000. */
   maxTransactions?: number;
