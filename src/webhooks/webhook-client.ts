@@ -212,7 +212,8 @@ export class WebhookClient {
       const status = outcome.response.status;
       if (err instanceof FetchFailure) return { ok: false, errorCode: err.code, errorMessage: err.message, url: outcome.url, httpStatus: status, latencyMs };
       if (err instanceof VerbDocumentError) return { ok: false, errorCode: err.code, errorMessage: err.message, url: outcome.url, httpStatus: status, latencyMs };
-      throw err;
+      // A reader bug must not escape into the call: report it as Twilio's 12400 internal failure.
+      return { ok: false, errorCode: 12400, errorMessage: `internal failure reading the document: ${(err as Error).message}`, url: outcome.url, httpStatus: status, latencyMs };
     }
   }
 
