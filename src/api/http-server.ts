@@ -1,0 +1,59 @@
+/**
+ * The HTTP server: health, Prometheus metrics and the REST APIs, as fastify plugins. The
+ * composition root builds it, may register more route plugins (e.g. `/2010-04-01/...`) on the
+ * returned instance, then calls `listen()`. Errors anywhere become coded JSON (api-errors.ts).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AccountStore, CallStore } from '../store/store-types.js';
+import { installErrorHandlers } from './api-errors.js';
+import { callsRoutes } from './calls-routes.js';
+import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
+
+export interface HttpServerDeps {
+  store: CallStore & AccountStore;
+  /**
+   * The server's own account (created/checked at start-up). Informational: authentication
+   * accepts any account in the store, and each sees only its own calls.
+   */
+  accountSid: string;
+  /** False while starting and while draining: /healthz answers 503 so load balancers move on. */
+  isReady: () => boolean;
+  /** Prometheus text for GET /metrics. */
+  metrics: () => string | Promise<string>;
+  /** Structured logger (pino); silent when omitted. */
+  logger?: FastifyBaseLogger;
+  /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
+  registry?: MetricsRegistry;
+}
+
+export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
+  const app = (deps.logger
+    ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, ignoreTrailingSlash: true })
+    : Fastify({ logger: false, ignoreTrailingSlash: true })) as unknown as FastifyInstance;
+
+  const registry = deps.registry ?? defaultRegistry;
+  const requests = registry.counter('patchbay_http_requests_total', 'HTTP requests answered, by route and status', ['method', 'route', 'status']);
+  const latency = registry.histogram('patchbay_http_request_duration_seconds', 'HTTP request handling time', [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], ['route']);
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL, keeps label cardinality bounded (SIDs are in URLs).
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ method: request.method, route, status: reply.statusCode });
+    latency.observe({ route }, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'http request');
+  });
+
+  installErrorHandlers(app);
+
+  app.get('/healthz', async (_request, reply) => {
+    if (!deps.isReady()) return reply.code(503).send({ status: 'unavailable' });
+    return { status: 'ok' };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await deps.metrics();
+    return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
+  });
+
+  void app.register(callsRoutes, { prefix: '/v1', store: deps.store });
+  return app;
+}
