@@ -61,6 +61,9 @@ export class ApplicationRunner {
       let result: Extract<DocumentResult, { ok: true }>;
       if (doc.ok) {
         result = doc;
+      } else if (doc.aborted || call.ended) {
+        // The caller hung up while we were asking the app: not an application error.
+        return;
       } else {
         call.recordError(doc.errorCode, doc.errorMessage);
         const fallback = await this.tryFallback(call, app, doc);
@@ -77,7 +80,7 @@ export class ApplicationRunner {
   private async tryFallback(call: Call, app: ApplicationTarget, failed: Extract<DocumentResult, { ok: false }>): Promise<Extract<DocumentResult, { ok: true }> | null> {
     if (!app.fallbackUrl || call.ended) return null;
     const doc = await this.fetch(call, app.fallbackUrl, app.fallbackMethod, { ErrorCode: String(failed.errorCode), ErrorUrl: failed.url }, true);
-    if (doc.ok) return doc;
+    if (doc.ok || doc.aborted) return doc.ok ? doc : null;
     call.note('error', { code: doc.errorCode, message: `fallback failed: ${doc.errorMessage}` });
     return null;
   }
