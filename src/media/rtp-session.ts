@@ -62,10 +62,13 @@ export interface RtpSessionEvents {
   'socket-error': [err: Error];
 }
 
+export type RtpSessionErrorCode = 'RTP_BIND_FAILED' | 'RTP_ADDRESS_FAMILY';
+
 export class RtpSessionError extends Error {
-  readonly code = 'RTP_BIND_FAILED';
-  constructor(message: string) {
+  readonly code: RtpSessionErrorCode;
+  constructor(code: RtpSessionErrorCode, message: string) {
     super(message);
+    this.code = code;
     this.name = 'RtpSessionError';
   }
 }
@@ -185,7 +188,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
           busy.push(port); // keep it allocated until we are done, so we do not draw it again
         }
       }
-      throw new RtpSessionError(`no bindable RTP port pair on ${opts.bindAddress} after ${attempts} attempts`);
+      throw new RtpSessionError('RTP_BIND_FAILED', `no bindable RTP port pair on ${opts.bindAddress} after ${attempts} attempts`);
     } finally {
       for (const p of busy) opts.ports.release(p);
     }
@@ -210,8 +213,18 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     }
     if (!prev || prev.codec !== audio.codec) this.silence.fill(silenceByte(audio.codec));
     const wasSending = this.sending;
+    // Node drops per-packet send errors when no callback is given (and a callback per packet is
+    // too costly), so catch the one systematic failure here: an address our socket cannot reach.
+    const family = isIP(audio.remoteAddress);
+    const reachable = family === 0 || family === (this.rtpSocket.address().family === 'IPv6' ? 6 : 4);
+    if (!reachable && !isNullAddress(audio.remoteAddress)) {
+      this.onSocketError(new RtpSessionError('RTP_ADDRESS_FAMILY', `cannot send to ${audio.remoteAddress} from ${this.opts.bindAddress}`));
+    }
     this.sending =
-      (audio.direction === 'sendrecv' || audio.direction === 'sendonly') && !isNullAddress(audio.remoteAddress) && audio.remotePort > 0;
+      (audio.direction === 'sendrecv' || audio.direction === 'sendonly') &&
+      reachable &&
+      !isNullAddress(audio.remoteAddress) &&
+      audio.remotePort > 0;
     if (this.sending && !wasSending) this.marker = true; // §5.1/RFC 3551 §4.1: start of a talkspurt
   }
 
@@ -370,7 +383,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   }
 
   private onSocketError(err: Error): void {
-    // ICMP errors and the like are per-packet and transient: count them, report them, keep going.
+    // Socket-level failures are per call, not fatal to the process: count, report, keep going.
     this.counters.sendErrors++;
     this.emit('socket-error', err);
   }

@@ -291,3 +291,20 @@ test('with the real media clock, audio flows at the clock\'s cadence (no strict 
     clock.stop();
   }
 });
+
+test('an SDP address of the other IP family is reported, and nothing is sent to it', async () => {
+  const { clock, tick } = manualClock();
+  const a = await RtpSession.open({ bindAddress: '127.0.0.1', ports, clock });
+  try {
+    const errors: Error[] = [];
+    a.on('socket-error', (e) => errors.push(e));
+    a.configure(pcmu(5000, { remoteAddress: '::1' }));
+    tick(2);
+    assert.equal(errors.length, 1);
+    assert.equal((errors[0] as Error & { code?: string }).code, 'RTP_ADDRESS_FAMILY');
+    assert.equal(a.stats().packetsSent, 0);
+  } finally {
+    await a.close();
+    clock.stop();
+  }
+});
