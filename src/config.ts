@@ -1,0 +1,255 @@
+/**
+ * Configuration: ONE typed object, read once at start from command-line flags and `PATCHBAY_*`
+ * environment variables (a flag wins over its variable), validated up front so a typo fails at
+ * start with a message naming the flag or variable, not minutes later inside a call.
+ * This is the only module that reads the environment (it is handed `env`; it never touches
+ * process.env itself, which keeps it testable).
+ */
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export type HttpMethod = 'GET' | 'POST';
+export type StatusCallbackEventName = 'initiated' | 'ringing' | 'answered' | 'completed';
+
+export interface PatchbayConfig {
+  /** SIP bind address (UDP and TCP). Default 0.0.0.0: every interface, as a server usually wants. */
+  sipHost: string;
+  /** 5060; 0 picks a free port (tests). */
+  sipPort: number;
+  httpHost: string;
+  /** 8080; 0 picks a free port (tests). */
+  httpPort: number;
+  rtpPortMin: number;
+  rtpPortMax: number;
+  /**
+   * Address put in Contact and SDP. Null when not configured: the server then derives it from
+   * the SIP bind address (if that is 0.0.0.0/::, the first non-internal IPv4, else 127.0.0.1).
+   */
+  publicIp: string | null;
+  /** Absolute path. */
+  dataDir: string;
+  voiceUrl: string | null;
+  voiceMethod: HttpMethod;
+  statusCallback: string | null;
+  statusCallbackMethod: HttpMethod;
+  /** Which call status changes are posted to statusCallback (Twilio's default: completed). */
+  statusCallbackEvents: StatusCallbackEventName[];
+  fallbackUrl: string | null;
+  fallbackMethod: HttpMethod;
+  webhookTimeoutMs: number;
+  accountSid: string | null;
+  authToken: string | null;
+  drainGraceMs: number;
+  logLevel: string;
+  maxCalls: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    /** The flag or variable at fault, e.g. `--sip-port` or `PATCHBAY_SIP_PORT`. */
+    readonly setting?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Setting {
+  /** Flag without dashes; the variable is PATCHBAY_ + upper-snake of it. */
+  flag: string;
+  arg: string;
+  help: string;
+  /** Shown in --help; the value used when neither flag nor variable is set. */
+  default?: string;
+  /** Secrets are read from the environment only: command lines are visible in `ps`. */
+  envOnly?: boolean;
+}
+
+const SETTINGS: readonly Setting[] = [
+  { flag: 'sip-host', arg: 'ip', help: 'SIP bind address', default: '0.0.0.0' },
+  { flag: 'sip-port', arg: 'port', help: 'SIP port, UDP and TCP (0: any free port)', default: '5060' },
+  { flag: 'http-host', arg: 'ip', help: 'HTTP (REST API, metrics) bind address', default: '0.0.0.0' },
+  { flag: 'http-port', arg: 'port', help: 'HTTP port (0: any free port)', default: '8080' },
+  { flag: 'rtp-ports', arg: 'min-max', help: 'UDP port range for RTP media', default: '20000-29999' },
+  { flag: 'public-ip', arg: 'ip', help: 'address advertised in SIP Contact and SDP (default: derived from --sip-host)' },
+  { flag: 'data-dir', arg: 'path', help: 'directory for the database and caches', default: './data' },
+  { flag: 'voice-url', arg: 'url', help: 'application URL fetched for every inbound call' },
+  { flag: 'voice-method', arg: 'GET|POST', help: 'HTTP method for --voice-url', default: 'POST' },
+  { flag: 'status-callback', arg: 'url', help: 'URL told about call status changes' },
+  { flag: 'status-callback-method', arg: 'GET|POST', help: 'HTTP method for --status-callback', default: 'POST' },
+  { flag: 'status-callback-event', arg: 'events', help: 'space/comma list of initiated ringing answered completed', default: 'completed' },
+  { flag: 'fallback-url', arg: 'url', help: 'application URL used when --voice-url fails' },
+  { flag: 'fallback-method', arg: 'GET|POST', help: 'HTTP method for --fallback-url', default: 'POST' },
+  { flag: 'webhook-timeout', arg: 'seconds', help: 'time allowed for each webhook request', default: '15' },
+  { flag: 'account-sid', arg: 'AC…', help: 'account SID (AC + 32 hex); generated on first start if unset' },
+  { flag: 'auth-token', arg: 'token', help: 'auth token for the account (environment only)', envOnly: true },
+  { flag: 'drain-grace', arg: 'seconds', help: 'on SIGTERM, how long live calls may continue', default: '30' },
+  { flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
+  { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '1000' },
+];
+
+export function envName(flag: string): string {
+  return 'PATCHBAY_' + flag.toUpperCase().replace(/-/g, '_');
+}
+
+/** The settings section of `patchbay start --help`. */
+export function configHelp(): string {
+  const rows = SETTINGS.map((s) => {
+    const left = s.envOnly ? `${envName(s.flag)}=<${s.arg}>` : `--${s.flag} <${s.arg}>`;
+    const right = `${s.help}${s.default !== undefined ? ` [${s.default}]` : ''}${s.envOnly ? '' : `  (${envName(s.flag)})`}`;
+    return `  ${left.padEnd(36)} ${right}`;
+  });
+  return `Settings (flags win over PATCHBAY_* environment variables):\n${rows.join('\n')}\n`;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const STATUS_EVENTS: readonly StatusCallbackEventName[] = ['initiated', 'ringing', 'answered', 'completed'];
+
+/** A raw setting and where it came from, for error messages. */
+interface Raw {
+  value: string;
+  source: string;
+}
+
+function fail(raw: Raw, problem: string): never {
+  throw new ConfigError(`${raw.source}: ${JSON.stringify(raw.value)} ${problem}`, raw.source);
+}
+
+function port(raw: Raw): number {
+  if (!/^\d{1,5}$/.test(raw.value) || Number(raw.value) > 65535) fail(raw, 'is not a port number (0-65535)');
+  return Number(raw.value);
+}
+
+function host(raw: Raw): string {
+  if (isIP(raw.value) === 0) fail(raw, 'is not an IP address (e.g. 0.0.0.0, 127.0.0.1 or ::)');
+  return raw.value;
+}
+
+function url(raw: Raw): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.value);
+  } catch {
+    fail(raw, 'is not a valid URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail(raw, 'must be an http:// or https:// URL');
+  // Kept as written: webhook signatures are computed over the URL exactly as configured.
+  return raw.value;
+}
+
+function method(raw: Raw): HttpMethod {
+  const m = raw.value.toUpperCase();
+  if (m !== 'GET' && m !== 'POST') fail(raw, 'is not an HTTP method for webhooks (GET or POST)');
+  return m;
+}
+
+function seconds(raw: Raw, min: number, max: number): number {
+  const n = /^\d+(\.\d+)?$/.test(raw.value) ? Number(raw.value) : NaN;
+  if (!(n >= min && n <= max)) fail(raw, `is not a number of seconds between ${min} and ${max}`);
+  return Math.round(n * 1000);
+}
+
+function portRange(raw: Raw): [number, number] {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(raw.value);
+  const lo = Number(m?.[1]);
+  const hi = Number(m?.[2]);
+  if (!m || lo < 1 || hi > 65535) fail(raw, 'is not a port range like 20000-29999');
+  if (hi - lo < 1) fail(raw, 'must span at least 2 ports (one RTP/RTCP pair)');
+  return [lo, hi];
+}
+
+function statusEvents(raw: Raw): StatusCallbackEventName[] {
+  const names = raw.value.split(/[\s,]+/).filter(Boolean);
+  if (names.length === 0) fail(raw, 'names no events');
+  for (const n of names) {
+    if (!STATUS_EVENTS.includes(n as StatusCallbackEventName)) fail(raw, `contains unknown event "${n}" (use ${STATUS_EVENTS.join(', ')})`);
+  }
+  return STATUS_EVENTS.filter((e) => names.includes(e));
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the offending flag/variable. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): PatchbayConfig {
+  let flags: Record<string, string | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(SETTINGS.filter((s) => !s.envOnly).map((s) => [s.flag, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
+    flags = parsed.values as Record<string, string | undefined>;
+  } catch (err) {
+    const msg = (err as Error).message;
+    const secret = argv.find((a) => a === '--auth-token' || a.startsWith('--auth-token='));
+    if (secret) throw new ConfigError(`--auth-token is not accepted on the command line (visible in ps); set ${envName('auth-token')}`, '--auth-token');
+    throw new ConfigError(`${msg}. Run 'patchbay start --help' for the list of settings.`);
+  }
+
+  const get = (flag: string): Raw | null => {
+    const fromFlag = flags[flag];
+    if (fromFlag !== undefined) return { value: fromFlag, source: `--${flag}` };
+    const fromEnv = env[envName(flag)];
+    // An empty variable counts as unset (`PATCHBAY_VOICE_URL= patchbay start` clears it).
+    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName(flag) };
+    return null;
+  };
+  const withDefault = (flag: string): Raw => {
+    const s = SETTINGS.find((x) => x.flag === flag);
+    return get(flag) ?? { value: s?.default ?? '', source: `default of --${flag}` };
+  };
+  const optional = <T>(flag: string, conv: (r: Raw) => T): T | null => {
+    const raw = get(flag);
+    return raw ? conv(raw) : null;
+  };
+
+  const [rtpPortMin, rtpPortMax] = portRange(withDefault('rtp-ports'));
+  const accountSid = optional('account-sid', (r) => {
+    if (!/^AC[0-9a-f]{32}$/.test(r.value)) fail(r, 'is not an account SID (AC followed by 32 lower-case hex digits)');
+    return r.value;
+  });
+  const maxCalls = ((r: Raw) => {
+    if (!/^\d+$/.test(r.value) || Number(r.value) < 1) fail(r, 'is not a positive whole number');
+    return Number(r.value);
+  })(withDefault('max-calls'));
+  const logLevel = ((r: Raw) => {
+    const l = r.value.toLowerCase();
+    if (!LOG_LEVELS.includes(l)) fail(r, `is not a log level (${LOG_LEVELS.join(', ')})`);
+    return l;
+  })(withDefault('log-level'));
+
+  const config: PatchbayConfig = {
+    sipHost: host(withDefault('sip-host')),
+    sipPort: port(withDefault('sip-port')),
+    httpHost: host(withDefault('http-host')),
+    httpPort: port(withDefault('http-port')),
+    rtpPortMin,
+    rtpPortMax,
+    publicIp: optional('public-ip', host),
+    dataDir: resolve(withDefault('data-dir').value),
+    voiceUrl: optional('voice-url', url),
+    voiceMethod: method(withDefault('voice-method')),
+    statusCallback: optional('status-callback', url),
+    statusCallbackMethod: method(withDefault('status-callback-method')),
+    statusCallbackEvents: statusEvents(withDefault('status-callback-event')),
+    fallbackUrl: optional('fallback-url', url),
+    fallbackMethod: method(withDefault('fallback-method')),
+    webhookTimeoutMs: seconds(withDefault('webhook-timeout'), 0.001, 600),
+    accountSid,
+    authToken: optional('auth-token', (r) => r.value),
+    drainGraceMs: seconds(withDefault('drain-grace'), 0, 86400),
+    logLevel,
+    maxCalls,
+  };
+
+  // SIP listens on TCP too, so SIP and HTTP cannot share a fixed port.
+  if (config.sipPort !== 0 && config.sipPort === config.httpPort) {
+    throw new ConfigError(`SIP and HTTP are both set to port ${config.sipPort}; they need different ports`, '--http-port');
+  }
+  if (config.publicIp && (config.publicIp === '0.0.0.0' || config.publicIp === '::')) {
+    throw new ConfigError(`${get('public-ip')?.source}: "${config.publicIp}" is a wildcard, not an address peers can reach`, '--public-ip');
+  }
+  return config;
+}

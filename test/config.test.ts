@@ -1,0 +1,108 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { ConfigError, configHelp, loadConfig } from '../src/config.js';
+
+function configError(setting: string | undefined, pattern: RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    assert.equal(err.setting, setting);
+    assert.match(err.message, pattern);
+    return true;
+  };
+}
+
+describe('loadConfig', () => {
+  it('has documented defaults', () => {
+    assert.deepEqual(loadConfig([], {}), {
+      sipHost: '0.0.0.0', sipPort: 5060, httpHost: '0.0.0.0', httpPort: 8080, rtpPortMin: 20000, rtpPortMax: 29999,
+      publicIp: null, dataDir: resolve('data'), voiceUrl: null, voiceMethod: 'POST', statusCallback: null,
+      statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
+      webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 1000,
+    });
+  });
+
+  it('reads every setting from flags (both --flag value and --flag=value)', () => {
+    const c = loadConfig(
+      [
+        '--sip-host', '127.0.0.1', '--sip-port=5070', '--http-host', '::1', '--http-port', '0', '--rtp-ports', '30000-30999',
+        '--public-ip', '192.0.2.10', '--data-dir', '/tmp/pb', '--voice-url', 'https://app.example/voice?x=1', '--voice-method', 'get',
+        '--status-callback', 'http://127.0.0.1:9/status', '--status-callback-method', 'GET',
+        '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
+        '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42',
+      ],
+      {},
+    );
+    assert.deepEqual(c, {
+      sipHost: '127.0.0.1', sipPort: 5070, httpHost: '::1', httpPort: 0, rtpPortMin: 30000, rtpPortMax: 30999, publicIp: '192.0.2.10',
+      dataDir: '/tmp/pb', voiceUrl: 'https://app.example/voice?x=1', voiceMethod: 'GET', statusCallback: 'http://127.0.0.1:9/status',
+      statusCallbackMethod: 'GET', statusCallbackEvents: ['initiated', 'ringing', 'completed'], fallbackUrl: 'http://127.0.0.1:9/fb',
+      fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
+      logLevel: 'debug', maxCalls: 42,
+    });
+  });
+
+  it('reads PATCHBAY_* variables; a flag wins over its variable; empty variables are unset', () => {
+    const env = {
+      PATCHBAY_SIP_PORT: '5080', PATCHBAY_HTTP_PORT: '9000', PATCHBAY_VOICE_URL: 'http://127.0.0.1:1/v', PATCHBAY_AUTH_TOKEN: 'sekrit',
+      PATCHBAY_WEBHOOK_TIMEOUT: '1', PATCHBAY_STATUS_CALLBACK_EVENT: 'initiated ringing answered completed', PATCHBAY_PUBLIC_IP: '',
+      PATCHBAY_DRAIN_GRACE: '2', UNRELATED: 'x',
+    };
+    const c = loadConfig(['--http-port', '9001'], env);
+    assert.equal(c.sipPort, 5080);
+    assert.equal(c.httpPort, 9001);
+    assert.equal(c.voiceUrl, 'http://127.0.0.1:1/v');
+    assert.equal(c.authToken, 'sekrit');
+    assert.equal(c.webhookTimeoutMs, 1000);
+    assert.equal(c.drainGraceMs, 2000);
+    assert.equal(c.publicIp, null);
+    assert.deepEqual(c.statusCallbackEvents, ['initiated', 'ringing', 'answered', 'completed']);
+  });
+
+  it('rejects bad values with a message naming the flag or variable used', () => {
+    const cases: [string[], NodeJS.ProcessEnv, string | undefined, RegExp][] = [
+      [['--sip-port', 'abc'], {}, '--sip-port', /--sip-port: "abc" is not a port number/],
+      [[], { PATCHBAY_SIP_PORT: '70000' }, 'PATCHBAY_SIP_PORT', /^PATCHBAY_SIP_PORT: "70000" is not a port/],
+      [['--http-port', '-1'], {}, undefined, /--http-port/],
+      [['--rtp-ports', '3000'], {}, '--rtp-ports', /port range like 20000-29999/],
+      [['--rtp-ports', '30000-20000'], {}, '--rtp-ports', /at least 2 ports/],
+      [['--rtp-ports', '0-100'], {}, '--rtp-ports', /port range/],
+      [['--voice-url', 'not a url'], {}, '--voice-url', /not a valid URL/],
+      [[], { PATCHBAY_VOICE_URL: 'ftp://x/y' }, 'PATCHBAY_VOICE_URL', /http:\/\/ or https:\/\//],
+      [['--voice-method', 'PUT'], {}, '--voice-method', /GET or POST/],
+      [['--fallback-method', 'DELETE'], {}, '--fallback-method', /GET or POST/],
+      [['--webhook-timeout', '0'], {}, '--webhook-timeout', /seconds between/],
+      [['--webhook-timeout', '15s'], {}, '--webhook-timeout', /seconds between/],
+      [['--drain-grace', '-5'], {}, undefined, /drain-grace/],
+      [['--sip-host', 'example.com'], {}, '--sip-host', /not an IP address/],
+      [['--public-ip', '0.0.0.0'], {}, '--public-ip', /wildcard/],
+      [[], { PATCHBAY_ACCOUNT_SID: 'AC123' }, 'PATCHBAY_ACCOUNT_SID', /32 lower-case hex/],
+      [['--account-sid', 'AC' + 'AB'.repeat(16)], {}, '--account-sid', /account SID/],
+      [['--log-level', 'loud'], {}, '--log-level', /not a log level/],
+      [['--max-calls', '0'], {}, '--max-calls', /positive whole number/],
+      [['--status-callback-event', 'answered hungup'], {}, '--status-callback-event', /unknown event "hungup"/],
+      [['--sip-port', '5060', '--http-port', '5060'], {}, '--http-port', /different ports/],
+      [['--bogus', '1'], {}, undefined, /Unknown option '--bogus'.*patchbay start --help/],
+      [['stray'], {}, undefined, /stray/],
+      [['--auth-token', 'x'], {}, '--auth-token', /PATCHBAY_AUTH_TOKEN/],
+    ];
+    for (const [argv, env, setting, pattern] of cases) {
+      assert.throws(() => loadConfig(argv, env), configError(setting, pattern), argv.join(' ') || JSON.stringify(env));
+    }
+  });
+
+  it('allows ephemeral ports 0 for both SIP and HTTP', () => {
+    const c = loadConfig(['--sip-port', '0', '--http-port', '0'], {});
+    assert.equal(c.sipPort, 0);
+    assert.equal(c.httpPort, 0);
+  });
+
+  it('documents every setting in the help text', () => {
+    const help = configHelp();
+    for (const flag of ['--sip-port', '--http-port', '--rtp-ports', '--public-ip', '--data-dir', '--voice-url', '--voice-method', '--status-callback',
+      '--fallback-url', '--webhook-timeout', '--sip-host', '--http-host', '--drain-grace', '--log-level', '--max-calls', 'PATCHBAY_AUTH_TOKEN=']) {
+      assert.ok(help.includes(flag), flag);
+    }
+    assert.match(help, /--sip-port <port>\s+SIP port.*\[5060\]\s+\(PATCHBAY_SIP_PORT\)/);
+  });
+});
