@@ -13,8 +13,8 @@ import { mulawToLinear } from './g711.js';
 export const TELEPHONY_RATE = 8000;
 /** Edge fade: 2 ms at 8 kHz. A clip that starts or stops mid-waveform clicks audibly otherwise. */
 const FADE_SAMPLES = 16;
-/** Input samples resampled between two yields to the event loop. */
-const SLICE_SAMPLES = 16384;
+/** Input samples resampled between two yields to the event loop (a few ms of work at 44.1 kHz). */
+const SLICE_SAMPLES = 4096;
 
 export type AudioFormat = 'wav' | 'mp3' | 'ulaw';
 

@@ -9,8 +9,8 @@
 import { MPEGDecoder } from 'mpg123-decoder';
 import { AudioDecodeError, type DecodedAudio } from './wav.js';
 
-/** Input fed to the decoder between two yields to the event loop (~2–4 s of audio at 128 kbit/s). */
-const SLICE_BYTES = 32 * 1024;
+/** Input fed to the decoder between two yields to the event loop (~1 s of audio at 128 kbit/s). */
+const SLICE_BYTES = 16 * 1024;
 /** How far into the file we look for the first frame header when sniffing. */
 const SNIFF_WINDOW = 64 * 1024;
 
