@@ -21,15 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { decodeToTelephony, sniffAudioFormat } from './audio-decoder.js';
 
 export type MediaFetchErrorCode =
-  | 'http-error'
-  | 'timeout'
-  | 'unsupported-content-type'
-  | 'decode-failed'
-  | 'too-large'
-  | 'not-found'
-  | 'network-error'
-  | 'too-many-redirects'
-  | 'invalid-url';
+  | 'http-error' | 'timeout' | 'unsupported-content-type' | 'decode-failed' | 'too-large' | 'not-found'
+  | 'network-error' | 'too-many-redirects' | 'invalid-url';
 
 export class MediaFetchError extends Error {
   override readonly name = 'MediaFetchError';
@@ -40,9 +33,10 @@ export class MediaFetchError extends Error {
     options?: { cause?: unknown; httpStatus?: number },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    if (options?.httpStatus !== undefined) this.httpStatus = options.httpStatus;
+    this.httpStatus = options?.httpStatus;
   }
-  readonly httpStatus?: number;
+  /** Set for 'http-error'. */
+  readonly httpStatus: number | undefined;
 }
 
 export interface MediaFetcherOptions {
@@ -89,13 +83,7 @@ interface MemoryEntry {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const HEURISTIC_CAP_MS = 24 * 3600 * 1000;
-const EXTENSION_TYPES: Record<string, string> = {
-  '.wav': 'audio/wav',
-  '.wave': 'audio/wav',
-  '.mp3': 'audio/mpeg',
-  '.ulaw': 'audio/ulaw',
-  '.ul': 'audio/ulaw',
-};
+const EXTENSION_TYPES: Record<string, string> = { '.wav': 'audio/wav', '.mp3': 'audio/mpeg', '.ulaw': 'audio/ulaw', '.ul': 'audio/ulaw' };
 
 function parseCacheControl(value: string | null): Map<string, string> {
   const out = new Map<string, string>();
@@ -131,6 +119,14 @@ function freshUntil(headers: Headers, now: number): number | undefined {
     return now + Math.min((date - lastModified) / 10, HEURISTIC_CAP_MS) - age;
   }
   return 0;
+}
+
+function withValidators(meta: StoredMeta, headers: Headers): StoredMeta {
+  const etag = headers.get('etag');
+  const lastModified = headers.get('last-modified');
+  if (etag) meta.etag = etag;
+  if (lastModified) meta.lastModified = lastModified;
+  return meta;
 }
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -250,15 +246,11 @@ export class MediaFetcher {
         this.stats.revalidations++;
         await res.body?.cancel();
         const until = freshUntil(res.headers, this.now());
-        const refreshed: StoredMeta = { ...meta, freshUntil: until ?? 0 };
         // §4.3.4: a 304 carries the current validators; store the ones it sends.
-        const etag = res.headers.get('etag');
-        const lastModified = res.headers.get('last-modified');
-        if (etag) refreshed.etag = etag;
-        if (lastModified) refreshed.lastModified = lastModified;
+        const refreshed = withValidators({ ...meta, freshUntil: until ?? 0 }, res.headers);
         const pcm = cached?.pcm ?? (await this.decode(url, storedBody!, meta.contentType));
         this.memorySet(url, { pcm, meta: refreshed });
-        await this.writeMeta(refreshed);
+        await this.writeStored(refreshed);
         return pcm;
       }
       if (res.status < 200 || res.status > 299) {
@@ -276,11 +268,7 @@ export class MediaFetcher {
         await this.removeStored(url);
         return pcm;
       }
-      const stored: StoredMeta = { url, freshUntil: until, bodySha256: hash };
-      const etag = res.headers.get('etag');
-      const lastModified = res.headers.get('last-modified');
-      if (etag) stored.etag = etag;
-      if (lastModified) stored.lastModified = lastModified;
+      const stored = withValidators({ url, freshUntil: until, bodySha256: hash }, res.headers);
       if (contentType) stored.contentType = contentType;
       this.memorySet(url, { pcm, meta: stored });
       await this.writeStored(stored, body);
@@ -328,7 +316,10 @@ export class MediaFetcher {
   private classify(url: string, err: unknown, signal: AbortSignal): Error {
     if (err instanceof MediaFetchError) return err;
     if (signal.aborted) return new MediaFetchError('timeout', `${url} did not load within ${this.timeoutMs} ms`, url, { cause: err });
-    if (err instanceof TypeError) return new MediaFetchError('network-error', `GET ${url} failed: ${describe(err)}`, url, { cause: err });
+    if (err instanceof TypeError) {
+      const reason = err.cause instanceof Error ? err.cause.message : err.message; // undici hides the errno in cause
+      return new MediaFetchError('network-error', `GET ${url} failed: ${reason}`, url, { cause: err });
+    }
     return err instanceof Error ? err : new Error(String(err));
   }
 
@@ -400,13 +391,11 @@ export class MediaFetcher {
     }
   }
 
-  private async writeStored(meta: StoredMeta, body: Buffer): Promise<void> {
-    const { body: bodyPath } = this.paths(meta.url);
-    if (await this.atomicWrite(bodyPath, body)) await this.writeMeta(meta);
-  }
-
-  private async writeMeta(meta: StoredMeta): Promise<void> {
-    await this.atomicWrite(this.paths(meta.url).meta, JSON.stringify(meta));
+  /** Body first, then the metadata that points at it (by hash), so a crash leaves no dangling meta. */
+  private async writeStored(meta: StoredMeta, body?: Buffer): Promise<void> {
+    const paths = this.paths(meta.url);
+    if (body && !(await this.atomicWrite(paths.body, body))) return;
+    await this.atomicWrite(paths.meta, JSON.stringify(meta));
   }
 
   /** Write-then-rename, so readers never see half a file. */
@@ -439,9 +428,4 @@ export class MediaFetcher {
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function describe(err: TypeError): string {
-  const cause = err.cause;
-  return cause instanceof Error ? cause.message : err.message;
 }
