@@ -2,8 +2,8 @@
  * Configuration: ONE typed object, read once at start from command-line flags and `PATCHBAY_*`
  * environment variables (a flag wins over its variable), validated up front so a typo fails at
  * start with a message naming the flag or variable, not minutes later inside a call.
- * This is the only module that reads the environment (it is handed `env`; it never touches
- * process.env itself, which keeps it testable).
+ * This is the only module that reads the environment: `loadConfig` takes `env` as a parameter
+ * (tests pass their own) and falls back to process.env only as its default.
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -171,7 +171,7 @@ function statusEvents(raw: Raw): StatusCallbackEventName[] {
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the offending flag/variable. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): PatchbayConfig {
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): PatchbayConfig {
   let flags: Record<string, string | undefined>;
   try {
     const parsed = parseArgs({
