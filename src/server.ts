@@ -61,7 +61,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   }
 
   const publicAddress = config.publicIp ?? defaultPublicAddress(config.sipHost);
-  const clock = new MediaClock();
+  const clock = new MediaClock({ onError: (err: unknown) => logger.error({ err: (err as Error).message }, 'media clock subscriber failed') });
   clock.start();
   const ports = new PortAllocator(config.rtpPortMin, config.rtpPortMax);
   const tts = new CachedTts(new EspeakTts(), { cacheDir: join(config.dataDir, 'tts-cache') });
