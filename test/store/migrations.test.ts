@@ -1,0 +1,28 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PGlite } from '@electric-sql/pglite';
+import { MIGRATIONS, runMigrations, type SqlDatabase } from '../../src/store/migrations.js';
+import { StoreError } from '../../src/store/store-types.js';
+
+describe('runMigrations', () => {
+  it('applies each migration once, refuses unknown versions and rolls back a failing one', async () => {
+    const pg = await PGlite.create(); // in memory
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db), MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(await runMigrations(db), [], 'nothing left to apply');
+      const tables = await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+      assert.deepEqual(tables.rows.map((r) => r.tablename), ['accounts', 'call_events', 'calls', 'patchbay_migrations']);
+
+      const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT * FROM no_such_table;' }];
+      await assert.rejects(runMigrations(db, broken), (e: unknown) => e instanceof StoreError && e.code === 'MIGRATION_FAILED' && /migration 2 \(broken\)/.test(e.message));
+      const half = await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'half_done'");
+      assert.equal(half.rows.length, 0, 'the failed migration left nothing behind');
+
+      await db.query("INSERT INTO patchbay_migrations (version, name) VALUES (99, 'from the future')");
+      await assert.rejects(runMigrations(db), (e: unknown) => e instanceof StoreError && e.code === 'MIGRATION_FAILED' && /version 99 is newer/.test(e.message));
+    } finally {
+      await pg.close();
+    }
+  });
+});
