@@ -3,9 +3,11 @@
  * (pglite-worker.ts) so SQL never runs on the main thread. Writes issued in the same event-loop
  * turn are posted as one message and committed by the worker in one transaction; every promise
  * resolves only after its write committed (durable across `kill -9` of this process).
+ * A lock file keeps a second process (or a second open in this one) off the same directory:
+ * two PGlite instances on one data directory would corrupt it.
  */
-import { mkdirSync } from 'node:fs';
-import { extname } from 'node:path';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { StoreOp, StoreRequest, StoreResponse, WorkerInit, WorkerMessage } from './pglite-worker.js';
@@ -41,6 +43,51 @@ function spawnWorker(init: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Lock files held by this process (our own PID in a lock file may be a previous incarnation's). */
+const heldLocks = new Set<string>();
+
+/** Takes `<dataDir>/patchbay.lock` (our PID), replacing a stale one left by a crashed process. */
+function acquireLock(dataDir: string): string {
+  const path = resolve(dataDir, 'patchbay.lock');
+  if (heldLocks.has(path)) throw new StoreError('STORE_LOCKED', `data directory ${dataDir} is already open in this process`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      heldLocks.add(path);
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new StoreError('DB_ERROR', `cannot lock data directory ${dataDir}: ${(err as Error).message}`);
+      }
+    }
+    const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+    // Our own PID here means a previous run with the same PID (typical in containers, where we
+    // are often PID 1) died without removing it: stale.
+    if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new StoreError('STORE_LOCKED', `data directory ${dataDir} is in use by process ${pid}`);
+    }
+    unlinkSync(path);
+  }
+}
+
+function releaseLock(path: string): void {
+  heldLocks.delete(path);
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 export class PgliteStore implements CallStore, AccountStore {
   private readonly pending = new Map<number, Pending>();
   private outbox: StoreRequest[] = [];
@@ -50,7 +97,10 @@ export class PgliteStore implements CallStore, AccountStore {
   private failure: StoreError | null = null;
   private readonly counters = { messagesPosted: 0, writeTransactions: 0 };
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly lockPath: string,
+  ) {
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'responses') {
         this.counters.writeTransactions += m.writeTransactions;
@@ -66,7 +116,21 @@ export class PgliteStore implements CallStore, AccountStore {
 
   /** Opens (creating and migrating if needed) the database in `dataDir`. */
   static async open(dataDir: string): Promise<PgliteStore> {
-    mkdirSync(dataDir, { recursive: true });
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (err) {
+      throw new StoreError('DB_ERROR', `cannot create data directory ${dataDir}: ${(err as Error).message}`);
+    }
+    const lockPath = acquireLock(dataDir);
+    try {
+      return new PgliteStore(await PgliteStore.startWorker(dataDir), lockPath);
+    } catch (err) {
+      releaseLock(lockPath);
+      throw err;
+    }
+  }
+
+  private static async startWorker(dataDir: string): Promise<Worker> {
     const worker = spawnWorker({ dataDir });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage): void => {
@@ -84,7 +148,7 @@ export class PgliteStore implements CallStore, AccountStore {
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    return new PgliteStore(worker);
+    return worker;
   }
 
   createCall(rec: CallRecord): Promise<void> {
@@ -149,6 +213,7 @@ export class PgliteStore implements CallStore, AccountStore {
       await done;
     } finally {
       await this.worker.terminate();
+      releaseLock(this.lockPath);
     }
   }
 

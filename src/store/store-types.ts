@@ -129,6 +129,7 @@ export type StoreErrorCode =
   | 'INVALID_QUERY'
   | 'INVALID_RECORD'
   | 'STORE_CLOSED'
+  | 'STORE_LOCKED'
   | 'WORKER_FAILED'
   | 'MIGRATION_FAILED'
   | 'DB_ERROR';

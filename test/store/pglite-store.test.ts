@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgliteStore } from '../../src/store/pglite-store.js';
@@ -193,6 +193,19 @@ describe('PgliteStore', () => {
     assert.ok(page.calls.every((c) => c.status === 'completed' && c.durationSeconds === 1));
   });
 
+  it('refuses a second open of a data directory in use', async () => {
+    await rejectsWith(PgliteStore.open(dir), 'STORE_LOCKED');
+    assert.equal(await store.getAccount(newSid('AC')), null, 'the first store still works');
+    // A live process other than us holding the lock: our parent (the test runner) stands in.
+    const other = mkdtempSync(join(tmpdir(), 'patchbay-lock-'));
+    try {
+      writeFileSync(join(other, 'patchbay.lock'), `${process.ppid}\n`);
+      await rejectsWith(PgliteStore.open(other), 'STORE_LOCKED');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it('manages accounts: generated, explicit, token replaced by configuration', async () => {
     const first = await store.ensureAccount({});
     assert.equal(first.created, true);
@@ -226,6 +239,8 @@ describe('PgliteStore persistence and recovery', () => {
       for (const c of [queued, ringing, talking, finished]) await s1.createCall(c);
       await s1.close();
       await rejectsWith(s1.getCall(acct, queued.sid), 'STORE_CLOSED');
+      // A lock left by a crashed run that had our PID (containers: PID 1 every time) is stale.
+      writeFileSync(join(dir, 'patchbay.lock'), `${process.pid}\n`);
 
       const s2 = await PgliteStore.open(dir);
       try {
