@@ -39,10 +39,21 @@ const CANONICAL_NAMES: Readonly<Record<string, string>> = {
   'rack': 'RAck',
 };
 
+/**
+ * Memo of normalized names: every header lookup normalizes every field name, so this is the
+ * hottest function of the SIP layer. Bounded so that peers sending random names cannot grow it.
+ */
+const normalizedNames = new Map<string, string>();
+const MAX_NORMALIZED_NAMES = 4096;
+
 /** Lower-case long form of a header name: `v` → `via`, `Content-Length` → `content-length`. */
 export function normalizeHeaderName(name: string): string {
+  const hit = normalizedNames.get(name);
+  if (hit !== undefined) return hit;
   const lower = name.toLowerCase();
-  return COMPACT_HEADER_NAMES[lower] ?? lower;
+  const normalized = COMPACT_HEADER_NAMES[lower] ?? lower;
+  if (normalizedNames.size < MAX_NORMALIZED_NAMES) normalizedNames.set(name, normalized);
+  return normalized;
 }
 
 /** Display form of a (normalized) header name: `call-id` → `Call-ID`, `x-foo-bar` → `X-Foo-Bar`. */
