@@ -8,8 +8,9 @@
  * transport's job). A message that frames correctly but does not parse (bad start line, bad header
  * line) is a non-fatal error: the next message starts right after it.
  *
- * Chunks are kept in a list and only joined when a complete head or message may be available, so
- * a large body arriving in many small reads is not copied over and over.
+ * Input goes into one growable buffer with a read offset (amortised O(1) copying per byte), and the
+ * head search resumes where it stopped: a peer trickling a 64 KiB head one byte per segment costs
+ * linear, not quadratic, work.
  */
 import type { SipMessage, SipRequest } from './message.js';
 import { SipParseError, buildMessage, parseHead, salvageRequest, skipLeadingLineEnds, type ParsedHead } from './parser.js';
@@ -39,11 +40,13 @@ function findHeadEnd(buf: Buffer, from: number): number {
 
 export class StreamFramer {
   private readonly maxMessageBytes: number;
-  private chunks: Buffer[] = [];
-  private total = 0;
+  /** Unconsumed input is `store[start..end)`; the rest of `store` is free space. */
+  private store: Buffer = Buffer.alloc(0);
+  private start = 0;
+  private end = 0;
   /** Head parsed while waiting for its body, with the number of bytes the whole message needs. */
   private pending: { head: ParsedHead; needed: number } | null = null;
-  /** Where the head search can resume (bytes before it were already searched). */
+  /** Where the head search can resume (relative to `start`; bytes before it were already searched). */
   private searchFrom = 0;
   private failed = false;
 
@@ -53,7 +56,7 @@ export class StreamFramer {
 
   /** Bytes received but not yet returned as a message. */
   get bufferedBytes(): number {
-    return this.total;
+    return this.end - this.start;
   }
 
   /**
@@ -62,16 +65,14 @@ export class StreamFramer {
    */
   push(chunk: Buffer): FramerEvent[] {
     if (this.failed || chunk.length === 0) return [];
-    this.chunks.push(chunk);
-    this.total += chunk.length;
+    this.append(chunk);
     const events: FramerEvent[] = [];
-    while (this.total > 0 && !this.failed) {
-      if (this.pending && this.total < this.pending.needed) break; // still waiting for the body
-      const buf = this.joined();
+    while (this.end > this.start && !this.failed) {
+      const buf = this.store.subarray(this.start, this.end);
       if (!this.pending) {
-        const start = skipLeadingLineEnds(buf, 0);
-        if (start > 0) {
-          this.consume(start);
+        const skip = skipLeadingLineEnds(buf, 0);
+        if (skip > 0) {
+          this.consume(skip);
           continue;
         }
         const headEnd = findHeadEnd(buf, Math.max(0, this.searchFrom - 2));
@@ -92,11 +93,11 @@ export class StreamFramer {
           break;
         }
         this.pending = { head, needed: headEnd + cl.length };
-        continue;
       }
       const { head, needed } = this.pending;
+      if (buf.length < needed) break; // still waiting for the body
       this.pending = null;
-      const body = Buffer.from(buf.subarray(head.headEnd, needed)); // copy: don't pin the read buffer
+      const body = Buffer.from(buf.subarray(head.headEnd, needed)); // copy: the store is reused
       this.consume(needed);
       if (head.error || !head.line) {
         const error = head.error ?? new SipParseError('Malformed start line', 400);
@@ -109,22 +110,36 @@ export class StreamFramer {
     return events;
   }
 
-  private joined(): Buffer {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.total)];
-    return this.chunks[0]!;
+  private append(chunk: Buffer): void {
+    const live = this.end - this.start;
+    if (this.end + chunk.length > this.store.length) {
+      if (live + chunk.length <= this.store.length) {
+        this.store.copyWithin(0, this.start, this.end);
+      } else {
+        const grown = Buffer.allocUnsafe(Math.max(2 * this.store.length, live + chunk.length, 4096));
+        this.store.copy(grown, 0, this.start, this.end);
+        this.store = grown;
+      }
+      this.start = 0;
+      this.end = live;
+    }
+    chunk.copy(this.store, this.end);
+    this.end += chunk.length;
   }
 
   private consume(n: number): void {
-    const rest = this.joined().subarray(n);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.total = rest.length;
+    this.start += n;
     this.searchFrom = 0;
+    if (this.start === this.end) {
+      this.start = this.end = 0;
+      if (this.store.length > 4 * this.maxMessageBytes) this.store = Buffer.alloc(0); // give back a burst's memory
+    }
   }
 
   private fatal(events: FramerEvent[], error: SipParseError, head?: ParsedHead): void {
     this.failed = true;
-    this.chunks = [];
-    this.total = 0;
+    this.store = Buffer.alloc(0);
+    this.start = this.end = 0;
     this.pending = null;
     const request = head ? salvageRequest(head) : undefined;
     events.push(request ? { type: 'error', error, request, fatal: true } : { type: 'error', error, fatal: true });
