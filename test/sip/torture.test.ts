@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { SipMessage, SipRequest, SipResponse } from '../../src/sip/message.js';
 import { parseDatagram } from '../../src/sip/parser.js';
@@ -236,6 +237,15 @@ function runFramer(buf: Buffer, cuts: number[]): unknown {
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.dat')).sort();
+
+test('fixtures are byte-exact (SHA256SUMS): no line-ending normalisation happened', () => {
+  const sums = readFileSync(join(DIR, 'SHA256SUMS'), 'utf8').trim().split('\n');
+  assert.equal(sums.length, 50);
+  for (const line of sums) {
+    const [hash, name] = line.split(/\s+\*?/);
+    assert.equal(createHash('sha256').update(readFileSync(join(DIR, name!))).digest('hex'), hash, name);
+  }
+});
 
 test('every fixture has an expectation', () => {
   assert.equal(files.length, 50);
