@@ -73,6 +73,8 @@ export class Call extends EventEmitter implements CallControl {
   private answering: Promise<void> | null = null;
   private readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
   private sdpVersion = 1;
+  /** Resolves when the ACK for our 2xx arrives (or it never will): BYE must wait for it (RFC 3261 §15). */
+  private acked: Promise<void> = Promise.resolve();
   private lastLocalSdp: string | null = null;
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
@@ -186,6 +188,11 @@ export class Call extends EventEmitter implements CallControl {
   }
 
   private wireDialog(dialog: Dialog): void {
+    this.acked = new Promise<void>((resolve) => {
+      dialog.once('ack', () => resolve());
+      dialog.once('ack-timeout', () => resolve());
+      dialog.once('terminated', () => resolve());
+    });
     dialog.on('ack', () => this.note('sip.in', { method: 'ACK' }));
     dialog.on('bye', () => {
       this.note('sip.in', { method: 'BYE' });
@@ -252,6 +259,8 @@ export class Call extends EventEmitter implements CallControl {
     // Finish first: the caller must not hear anything more, and the record is written either way.
     const finished = this.finish({ type: 'hangup' }, this.sipResponseCode, reason);
     if (dialog) {
+      // §15: the callee must not send BYE before the ACK for its 2xx (or the 2xx retransmissions giving up).
+      await this.acked;
       this.note('sip.out', { method: 'BYE' });
       const response: SipResponse | null = await dialog.sendBye().catch(() => null);
       if (!response) this.note('sip.warning', { message: 'BYE got no response' });

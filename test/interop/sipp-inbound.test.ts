@@ -56,7 +56,7 @@ describe('SIPp callers against a TwiML app', () => {
     assert.match(r.params.CallSid!, /^CA[0-9a-f]{32}$/);
     assert.equal(r.params.AccountSid, TEST_ACCOUNT_SID);
     assert.equal(r.params.From, 'sip:sipp@127.0.0.1');
-    assert.equal(r.params.To, 'service');
+    assert.equal(r.params.To, 'sip:service@127.0.0.1'); // a non-numeric user part is given as a SIP URI
     assert.equal(r.params.Caller, r.params.From);
     assert.equal(r.params.Called, r.params.To);
     assert.equal(r.params.CallStatus, 'ringing');
@@ -104,8 +104,15 @@ describe('SIPp callers against a TwiML app', () => {
   });
 
   it('retransmits the 200 OK to a caller that missed it, and the call completes', async () => {
-    const r = await runSipp({ scenario: 'uac-ignores-first-200.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1 });
+    const r = await runSipp({ scenario: 'uac-ignores-first-200.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1, traceMessages: true });
     assert.equal(r.failed, 0, r.errors);
     assert.equal(r.successful, 1);
+    // SIPp held its ACK for 2 s: the 200 OK was sent at 0, 0.5 and 1.5 s (T1, then 2*T1).
+    const invite200s = r.messages.filter((m) => m.startsWith('SIP/2.0 200') && /CSeq:\s*1 INVITE/i.test(m));
+    assert.ok(invite200s.length >= 3, `200 OK sent ${invite200s.length} times`);
+    // And Patchbay's BYE came only after SIPp's ACK (RFC 3261 §15).
+    const ackAt = r.messages.findIndex((m) => m.startsWith('ACK '));
+    const byeAt = r.messages.findIndex((m) => m.startsWith('BYE '));
+    assert.ok(ackAt >= 0 && byeAt > ackAt, 'BYE after ACK');
   });
 });

@@ -21,6 +21,8 @@ export interface SippOptions {
   extra?: string[];
   /** Passed as -key name value (scenario keywords). */
   keys?: Record<string, string>;
+  /** Keep SIPp's message trace (every message sent and received) in the result. */
+  traceMessages?: boolean;
 }
 
 export interface SippResult {
@@ -31,6 +33,8 @@ export interface SippResult {
   stderr: string;
   stats: Record<string, string>;
   errors: string;
+  /** Each SIP message SIPp sent or received, when `traceMessages` was set. */
+  messages: string[];
 }
 
 export async function runSipp(opts: SippOptions): Promise<SippResult> {
@@ -50,6 +54,7 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
     '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1',
     '-trace_err', '-error_file', join(dir, 'errors.log'),
     ...Object.entries(opts.keys ?? {}).flatMap(([k, v]) => ['-key', k, v]),
+    ...(opts.traceMessages ? ['-trace_msg', '-message_file', join(dir, 'messages.log')] : []),
     ...(opts.extra ?? []),
   ];
   const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,6 +74,13 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
   }
   const errFile = files.find((f) => f.includes('errors'));
   const errors = errFile ? readFileSync(join(dir, errFile), 'utf8').slice(0, 4000) : '';
+  const messages = opts.traceMessages
+    ? readFileSync(join(dir, 'messages.log'), 'utf8')
+        .split(/^-{20,}.*$/m)
+        // Each entry starts with "UDP message sent (N bytes):" or "... received [N] bytes :".
+        .map((m) => m.trim().replace(/^\w+ message (sent|received)[^\n]*\n/, '').trim())
+        .filter((m) => m.length > 0)
+    : [];
   rmSync(dir, { recursive: true, force: true });
   return {
     exitCode,
@@ -78,5 +90,6 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
     stderr,
     stats,
     errors,
+    messages,
   };
 }
