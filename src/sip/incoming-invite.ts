@@ -75,14 +75,18 @@ export class IncomingInvite extends EventEmitter<IncomingInviteEvents> {
     if (!res.headers.has('contact')) res.headers.append('Contact', `<${this.host.contact(this.source.transport)}>`);
     for (const rr of this.request.headers.getAll('record-route')) res.headers.append('Record-Route', rr);
     if (!res.headers.has('allow')) res.headers.append('Allow', this.host.allowedMethods.join(', '));
+    // The dialog is registered before the 2xx leaves, so an ACK racing back always finds it.
     const dialog = this.host.createUasDialog(this, res);
-    this.transaction.respond(res);
-    if (dialog) {
-      this.dialogValue = dialog;
-      dialog.on('ack', (ack) => this.emit('ack', ack));
-      const seq = Number.parseInt(this.request.headers.get('cseq') ?? '0', 10);
-      dialog.startAckWait(res, seq, (r) => this.host.resend(r, this.source));
+    if (!dialog) {
+      // Dialog table full (flood): answering 2xx without a dialog would strand the caller.
+      this.transaction.respond(buildResponse(this.request, 503, { headers: [{ name: 'Retry-After', value: '5' }] }, this.localTag, this.host.userAgent));
+      return null;
     }
+    this.transaction.respond(res);
+    this.dialogValue = dialog;
+    dialog.on('ack', (ack) => this.emit('ack', ack));
+    const seq = Number.parseInt(this.request.headers.get('cseq') ?? '0', 10);
+    dialog.startAckWait(res, seq, (r) => this.host.resend(r, this.source));
     return dialog;
   }
 

@@ -288,7 +288,11 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       dialog.handleRequest(req, { reply: (res) => tx.respond(res), resend: (res) => this.transport.sendResponse(res, source) });
       return;
     }
-    if (req.method === 'INVITE' && tx instanceof ServerInviteTransaction) return this.onInvite(req, source, tx);
+    if (req.method === 'INVITE' && tx instanceof ServerInviteTransaction) {
+      // §8.1.1.8: a dialog-creating INVITE must carry Contact, or no dialog can be formed.
+      if (!req.headers.has('contact')) return reply(400, { reason: 'Missing Contact' });
+      return this.onInvite(req, source, tx);
+    }
     if (req.method === 'OPTIONS') {
       return reply(200, {
         headers: [this.allowHeader(), { name: 'Accept', value: 'application/sdp' }, { name: 'Supported', value: (this.opts.supportedExtensions ?? []).join(', ') }],

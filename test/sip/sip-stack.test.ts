@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipStack, type Dialog, type IncomingInvite } from '../../src/sip/sip-stack.js';
+import { SipStack, type Dialog, type IncomingInvite, type SipStackOptions } from '../../src/sip/sip-stack.js';
 import type { SipRequest } from '../../src/sip/message.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { SipPeer, peerRequest } from '../helpers/sip-peer.js';
 
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
 
-async function withStack(fn: (stack: SipStack, clock: FakeClock) => Promise<void>): Promise<void> {
+async function withStack(fn: (stack: SipStack, clock: FakeClock) => Promise<void>, opts: Partial<SipStackOptions> = {}): Promise<void> {
   const clock = new FakeClock();
-  const stack = new SipStack({ host: '127.0.0.1', port: 0, clock, userAgent: 'patchbay-test' });
+  const stack = new SipStack({ host: '127.0.0.1', port: 0, clock, userAgent: 'patchbay-test', ...opts });
   await stack.start();
   try {
     await fn(stack, clock);
@@ -266,4 +266,40 @@ test('sendRequest: out-of-dialog OPTIONS gets its final response', async () => {
       peer.close();
     }
   });
+});
+
+test('INVITE without Contact → 400 and no invite event', async () => {
+  await withStack(async (stack) => {
+    const peer = await SipPeer.udp(stack.udpPort);
+    try {
+      let invites = 0;
+      stack.on('invite', () => invites++);
+      const text = peerRequest(peer, stack.udpPort, 'INVITE', { branch: 'z9hG4bKnc', body: SDP }).replace(/Contact: [^\r]*\r\n/, '');
+      peer.send(text);
+      assert.equal((await peer.response(400)).reason, 'Missing Contact');
+      assert.equal(invites, 0);
+    } finally {
+      peer.close();
+    }
+  });
+});
+
+test('full transaction table → 503 with Retry-After; entries expire with their timers', async () => {
+  await withStack(
+    async (stack, clock) => {
+      const peer = await SipPeer.udp(stack.udpPort);
+      try {
+        peer.send(peerRequest(peer, stack.udpPort, 'OPTIONS', { branch: 'z9hG4bKfull1' }));
+        await peer.response(200);
+        peer.send(peerRequest(peer, stack.udpPort, 'OPTIONS', { branch: 'z9hG4bKfull2' }));
+        assert.equal((await peer.response(503)).headers.get('retry-after'), '5');
+        clock.advance(32_000); // Timer J frees the slot
+        peer.send(peerRequest(peer, stack.udpPort, 'OPTIONS', { branch: 'z9hG4bKfull3' }));
+        await peer.response(200);
+      } finally {
+        peer.close();
+      }
+    },
+    { maxTransactions: 1 },
+  );
 });
