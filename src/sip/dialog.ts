@@ -128,10 +128,11 @@ export class Dialog extends EventEmitter<DialogEvents> {
   readonly localUri: string;
   readonly remoteUri: string;
   readonly transport: SipAddress['transport'];
-  remoteTarget: string;
   readonly routeSet: string[];
-  localSeq: number;
-  remoteSeq: number | null;
+  /** Remote target URI (Contact of the peer), updated by target refreshes (§12.2). */
+  private target: string;
+  private localSeqValue: number;
+  private remoteSeqValue: number | null;
   private stateValue: DialogState = 'confirmed';
   private ackWait: { cseq: number; retransmit: TimerHandle | null; deadline: TimerHandle } | null = null;
   /** ACK we sent for our INVITE's 2xx, re-sent when the 2xx is retransmitted (§13.2.2.4). */
@@ -147,11 +148,23 @@ export class Dialog extends EventEmitter<DialogEvents> {
     this.remoteTag = init.remoteTag;
     this.localUri = init.localUri;
     this.remoteUri = init.remoteUri;
-    this.remoteTarget = init.remoteTarget;
+    this.target = init.remoteTarget;
     this.routeSet = init.routeSet;
-    this.localSeq = init.localSeq;
-    this.remoteSeq = init.remoteSeq;
+    this.localSeqValue = init.localSeq;
+    this.remoteSeqValue = init.remoteSeq;
     this.transport = init.transport;
+  }
+
+  get remoteTarget(): string {
+    return this.target;
+  }
+
+  get localSeq(): number {
+    return this.localSeqValue;
+  }
+
+  get remoteSeq(): number | null {
+    return this.remoteSeqValue;
   }
 
   get state(): DialogState {
@@ -164,15 +177,15 @@ export class Dialog extends EventEmitter<DialogEvents> {
 
   /** Builds an in-dialog request (§12.2.1.1). CSeq is incremented except for ACK/CANCEL. */
   createRequest(method: string, opts: { headers?: HeaderField[]; body?: Buffer; contentType?: string; cseq?: number } = {}): SipRequest {
-    let uri = this.remoteTarget;
+    let uri = this.target;
     let routes = this.routeSet;
     const first = routes[0] !== undefined ? parseNameAddr(routes[0]) : null;
     if (first && !parseUri(first.uri)?.params.has('lr')) {
       // Strict routing (§12.2.1.1): the first route becomes the Request-URI, the target goes last.
       uri = first.uri;
-      routes = [...routes.slice(1), `<${this.remoteTarget}>`];
+      routes = [...routes.slice(1), `<${this.target}>`];
     }
-    const seq = opts.cseq ?? (method === 'ACK' || method === 'CANCEL' ? this.localSeq : ++this.localSeq);
+    const seq = opts.cseq ?? (method === 'ACK' || method === 'CANCEL' ? this.localSeqValue : ++this.localSeqValue);
     const fields: HeaderField[] = [];
     for (const r of routes) fields.push({ name: 'Route', value: r });
     fields.push(
@@ -193,7 +206,7 @@ export class Dialog extends EventEmitter<DialogEvents> {
   /** Next hop for in-dialog requests: the first route if any, else the remote target (§8.1.2). */
   destination(): SipAddress | null {
     const first = this.routeSet[0] !== undefined ? parseNameAddr(this.routeSet[0]) : null;
-    return uriAddress(first ? first.uri : this.remoteTarget, this.transport);
+    return uriAddress(first ? first.uri : this.target, this.transport);
   }
 
   /** Sends an in-dialog request; an INVITE 2xx is ACKed here. Null on timeout or transport failure. */
@@ -210,8 +223,8 @@ export class Dialog extends EventEmitter<DialogEvents> {
       this.inviteClientPending = false;
       if (res && res.status >= 200 && res.status < 300 && dest) {
         const target = contactUri(res);
-        if (target) this.remoteTarget = target; // target refresh (§12.2.1.2)
-        const seq = parseCSeq(req.headers.get('cseq') ?? '')?.seq ?? this.localSeq;
+        if (target) this.target = target; // target refresh (§12.2.1.2)
+        const seq = parseCSeq(req.headers.get('cseq') ?? '')?.seq ?? this.localSeqValue;
         this.ackInvite(seq);
       }
     }
@@ -234,8 +247,8 @@ export class Dialog extends EventEmitter<DialogEvents> {
     const reply = (status: number, opts?: ResponseOptions): void => ctx.reply(buildResponse(req, status, opts, undefined, this.host.userAgent));
     const cseq = parseCSeq(req.headers.get('cseq') ?? '');
     if (!cseq) return reply(400, { reason: 'Bad CSeq' });
-    if (this.remoteSeq !== null && cseq.seq < this.remoteSeq) return reply(500, { reason: 'CSeq Out Of Order' });
-    this.remoteSeq = cseq.seq;
+    if (this.remoteSeqValue !== null && cseq.seq < this.remoteSeqValue) return reply(500, { reason: 'CSeq Out Of Order' });
+    this.remoteSeqValue = cseq.seq;
     if (this.stateValue === 'terminated' && req.method !== 'BYE') return reply(481);
     switch (req.method) {
       case 'BYE':
@@ -336,7 +349,7 @@ export class Dialog extends EventEmitter<DialogEvents> {
       const res = reply(status, opts);
       if (status >= 200 && status < 300) {
         const target = contactUri(req);
-        if (target) this.remoteTarget = target; // target refresh (§12.2.2)
+        if (target) this.target = target; // target refresh (§12.2.2)
         this.startAckWait(res, cseq, ctx.resend);
       }
     };
