@@ -61,3 +61,9 @@ export function activity(x: Float32Array, sampleRate: number, threshold = 0.01):
   }
   return { activeSeconds: (active * frame) / sampleRate, firstSeconds: first < 0 ? 0 : first / sampleRate, lastSeconds: last < 0 ? 0 : last / sampleRate };
 }
+
+/** The part of `x` between its first and last active 20 ms frames (leading/trailing silence cut). */
+export function activePart(x: Float32Array, sampleRate: number, threshold = 0.01): Float32Array {
+  const a = activity(x, sampleRate, threshold);
+  return x.subarray(Math.round(a.firstSeconds * sampleRate), Math.round(a.lastSeconds * sampleRate));
+}
