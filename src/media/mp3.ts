@@ -2,14 +2,13 @@
  * MPEG audio (MPEG-1, MPEG-2 and MPEG-2.5; Layer III and, because mpg123 handles them, I/II) decoding
  * through the `mpg123-decoder` WebAssembly build.
  *
- * The WASM decoder runs synchronously on the calling thread. A long file (a 10-minute hold-music
- * track) would block the event loop that paces RTP, so the input is fed in slices and the loop
- * yields between slices: each slice costs a few milliseconds at most.
+ * The WASM decoder runs in a worker thread (one per file, freed after it), so a long file (a
+ * 10-minute hold-music track) never blocks the event loop that paces RTP.
  */
-import { MPEGDecoder } from 'mpg123-decoder';
+import { MPEGDecoderWebWorker } from 'mpg123-decoder';
 import { AudioDecodeError, type DecodedAudio } from './wav.js';
 
-/** Input fed to the decoder between two yields to the event loop (~1 s of audio at 128 kbit/s). */
+/** Input posted to the decoder worker per message (~1 s of audio at 128 kbit/s): bounded messages. */
 const SLICE_BYTES = 16 * 1024;
 /** How far into the file we look for the first frame header when sniffing. */
 const SNIFF_WINDOW = 64 * 1024;
@@ -74,7 +73,6 @@ export function isMpegAudio(bytes: Uint8Array): boolean {
   return id3v2Length(bytes) > 0 || parseMpegFrameHeader(bytes, 0) !== undefined;
 }
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function concat(parts: Float32Array[], length: number): Float32Array {
   const out = new Float32Array(length);
@@ -89,7 +87,9 @@ function concat(parts: Float32Array[], length: number): Float32Array {
 export async function decodeMp3(bytes: Buffer): Promise<DecodedAudio> {
   const header = findFirstMpegFrame(bytes);
   if (!header) throw new AudioDecodeError('corrupt', 'no MPEG audio frame header found');
-  const decoder = new MPEGDecoder();
+  // The large WebAssembly module never lives in the main isolate: Node 20's V8 can deadlock at exit
+  // draining background tasks for it after heavy allocation (seen as a hung process in tests).
+  const decoder = new MPEGDecoderWebWorker();
   await decoder.ready;
   // mpg123-decoder always returns two channels; a mono stream comes back duplicated.
   const left: Float32Array[] = [];
@@ -99,8 +99,7 @@ export async function decodeMp3(bytes: Buffer): Promise<DecodedAudio> {
   let sampleRate = 0;
   try {
     for (let offset = 0; offset < bytes.length; offset += SLICE_BYTES) {
-      if (offset > 0) await yieldToEventLoop();
-      const out = decoder.decode(bytes.subarray(offset, offset + SLICE_BYTES));
+      const out = await decoder.decode(bytes.subarray(offset, offset + SLICE_BYTES));
       for (const e of out.errors) warnings.push(`${e.message} (frame ${e.frameNumber})`);
       if (out.samplesDecoded === 0) continue;
       sampleRate = out.sampleRate;
@@ -109,7 +108,7 @@ export async function decodeMp3(bytes: Buffer): Promise<DecodedAudio> {
       length += out.samplesDecoded;
     }
   } finally {
-    decoder.free();
+    await decoder.free();
   }
   if (length === 0 || sampleRate === 0) {
     throw new AudioDecodeError('corrupt', `MPEG audio decoded to no samples${warnings.length ? `: ${warnings[0]}` : ''}`);
