@@ -88,7 +88,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'auth-token', arg: 'token', help: 'auth token for the account (environment only)', envOnly: true },
   { flag: 'drain-grace', arg: 'seconds', help: 'on SIGTERM, how long live calls may continue', default: '30' },
   { flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
-  { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '1000' },
+  { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '2000' },
 ];
 
 export function envName(flag: string): string {

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       sipHost: '0.0.0.0', sipPort: 5060, httpHost: '0.0.0.0', httpPort: 8080, rtpPortMin: 20000, rtpPortMax: 29999,
       publicIp: null, dataDir: resolve('data'), voiceUrl: null, voiceMethod: 'POST', statusCallback: null,
       statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
-      webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 1000,
+      webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000,
     });
   });
 
