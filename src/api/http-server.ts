@@ -28,8 +28,8 @@ export interface HttpServerDeps {
 
 export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   const app = (deps.logger
-    ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, ignoreTrailingSlash: true })
-    : Fastify({ logger: false, ignoreTrailingSlash: true })) as unknown as FastifyInstance;
+    ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, routerOptions: { ignoreTrailingSlash: true } })
+    : Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } })) as unknown as FastifyInstance;
 
   const registry = deps.registry ?? defaultRegistry;
   const requests = registry.counter('patchbay_http_requests_total', 'HTTP requests answered, by route and status', ['method', 'route', 'status']);
