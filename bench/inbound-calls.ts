@@ -6,7 +6,7 @@
  *  2. concurrency with media: N calls held open while Patchbay plays audio to an RTP sink that
  *     timestamps packets in the kernel; reports the p99 deviation from the 20 ms cadence, and CPU and
  *     memory per concurrent call.
- * Usage: npm run bench [-- --quick] [-- --rates 50,100,200] [-- --concurrency 250,500,1000]
+ * Usage: npm run bench [-- --quick] [--rates 50,100,200 | --no-rates] [--concurrency 250,500,1000 | --no-concurrency]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,8 +26,8 @@ const listArg = (name: string, dflt: number[]): number[] => {
   return i >= 0 ? args[i + 1]!.split(',').map(Number) : dflt;
 };
 const STEP_SECONDS = quick ? 15 : 60;
-const RATES = listArg('--rates', [50, 100, 150, 200, 250, 300]);
-const CONCURRENCY = listArg('--concurrency', [250, 500, 1000, 1500]);
+const RATES = args.includes('--no-rates') ? [] : listArg('--rates', [50, 100, 150, 200, 250, 300]);
+const CONCURRENCY = args.includes('--no-concurrency') ? [] : listArg('--concurrency', [250, 500, 1000, 1500]);
 const HOLD_SECONDS = quick ? 15 : 30;
 
 function twoSecondClip(): Buffer {
@@ -109,6 +109,8 @@ async function concurrencyStep(pb: ChildPatchbay, sinkBin: string, n: number): P
   const sink = spawn(sinkBin, [String(sinkPort), String(ramp + HOLD_SECONDS + 5), '25'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let sinkOut = '';
   sink.stdout.on('data', (d: Buffer) => (sinkOut += d.toString()));
+  // Listen for the end now: the sink may finish before SIPp does.
+  const sinkDone = new Promise((resolve) => sink.on('close', resolve));
   const run = sipp(pb, 'uac-media-hold.xml', ['-key', 'rtp_sink_port', String(sinkPort), '-r', String(rampRate), '-m', String(n), '-l', String(n), '-d', String((HOLD_SECONDS + ramp) * 1000), '-timeout', `${ramp + HOLD_SECONDS + 90}s`]);
   // Measure CPU and memory on the plateau: every call up, audio flowing.
   await new Promise((r) => setTimeout(r, (ramp + 3) * 1000));
@@ -118,7 +120,7 @@ async function concurrencyStep(pb: ChildPatchbay, sinkBin: string, n: number): P
   const b = procStat(pid);
   const cpu = ((b.cpuTicks - a.cpuTicks) / 100 / ((Date.now() - ta) / 1000)) * 100;
   const r = await run;
-  await new Promise((resolve) => sink.on('close', resolve));
+  await sinkDone;
   const cadence = JSON.parse(sinkOut.trim() || '{}') as Record<string, number>;
   return {
     calls: n,
