@@ -45,7 +45,9 @@ export interface ChildPatchbay {
 export async function spawnPatchbay(dataDir: string, env: Record<string, string>): Promise<ChildPatchbay> {
   const sipPort = await freePort();
   const httpPort = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/patchbay.ts'), 'start'], {
+  // PATCHBAY_CHILD_NODE_ARGS: extra Node flags for the child (e.g. --cpu-prof when profiling a benchmark).
+  const nodeArgs = process.env.PATCHBAY_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli/patchbay.ts'), 'start'], {
     cwd: ROOT,
     env: {
       ...process.env,
