@@ -29,6 +29,8 @@ const STEP_SECONDS = quick ? 15 : 60;
 const RATES = args.includes('--no-rates') ? [] : listArg('--rates', [50, 100, 150, 200, 250, 300]);
 const CONCURRENCY = args.includes('--no-concurrency') ? [] : listArg('--concurrency', [250, 500, 1000, 1500]);
 const HOLD_SECONDS = quick ? 15 : 30;
+/** --plateau-only: measure the RTP cadence only once every call is up (no set-up work meanwhile). */
+const PLATEAU_ONLY = args.includes('--plateau-only');
 
 function twoSecondClip(): Buffer {
   // A 2 s speech-band signal (three tones with an envelope) at 8 kHz: realistic G.711 work, no decoding surprises.
@@ -106,7 +108,9 @@ async function concurrencyStep(pb: ChildPatchbay, sinkBin: string, n: number): P
   const sinkPort = await freePort();
   const rampRate = 100;
   const ramp = Math.ceil(n / rampRate);
-  const sink = spawn(sinkBin, [String(sinkPort), String(ramp + HOLD_SECONDS + 5), '25'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The sink ignores each stream's first packets: 0.5 s by default, or the whole ramp with --plateau-only.
+  const skipPackets = PLATEAU_ONLY ? (ramp + 2) * 50 : 25;
+  const sink = spawn(sinkBin, [String(sinkPort), String(ramp + HOLD_SECONDS + 5), String(skipPackets)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let sinkOut = '';
   sink.stdout.on('data', (d: Buffer) => (sinkOut += d.toString()));
   // Listen for the end now: the sink may finish before SIPp does.
