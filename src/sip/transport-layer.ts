@@ -74,10 +74,14 @@ export function stampReceived(via: Via, source: SipAddress): boolean {
   return changed;
 }
 
-/** Where a response goes for a request that arrived from `source` with top Via `via` (§18.2.2). */
+/**
+ * Where a response goes for a request that arrived from `source` with top Via `via` (§18.2.2).
+ * A `maddr` is honoured only when it names the source itself: following it blindly would let anyone
+ * make us send responses to a third party (reflection), which matters more than multicast replies.
+ */
 export function responseDestination(via: Via, source: SipAddress): SipAddress {
   const maddr = via.params.get('maddr');
-  if (maddr) return { transport: source.transport, host: maddr, port: via.port ?? 5060 };
+  if (maddr && maddr === source.host) return { transport: source.transport, host: maddr, port: via.port ?? 5060 };
   const host = via.received ?? via.host;
   const port = via.rport ?? via.port ?? 5060;
   return { transport: source.transport, host, port };

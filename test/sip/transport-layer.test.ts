@@ -65,7 +65,9 @@ test('responseDestination follows §18.2.2 / RFC 3581', () => {
   assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP h.example;received=192.0.2.1;rport=40000')!, src), { transport: 'udp', host: '192.0.2.1', port: 40000 });
   assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP h.example:5070;received=192.0.2.1')!, src), { transport: 'udp', host: '192.0.2.1', port: 5070 });
   assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP 192.0.2.9')!, src), { transport: 'udp', host: '192.0.2.9', port: 5060 });
-  assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP h;maddr=239.1.1.1')!, src), { transport: 'udp', host: '239.1.1.1', port: 5060 });
+  // maddr pointing elsewhere is ignored (no reflection to third parties); naming the source, it is followed.
+  assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP h;maddr=239.1.1.1;received=192.0.2.1')!, src), { transport: 'udp', host: '192.0.2.1', port: 5060 });
+  assert.deepEqual(responseDestination(parseVia('SIP/2.0/UDP h:5062;maddr=192.0.2.1')!, src), { transport: 'udp', host: '192.0.2.1', port: 5062 });
 });
 
 test('UDP + TCP bound on the same ephemeral port', async () => {
