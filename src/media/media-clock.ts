@@ -28,6 +28,21 @@ export interface MediaClockOptions {
    * asynchronously, so an unhandled subscriber bug is loud rather than silently lost.
    */
   onError?: (err: unknown) => void;
+  /**
+   * Timers have 1 ms granularity and wake late; with a margin > 0 the timer is armed this many ms
+   * early and the last stretch is waited precisely (sub-millisecond) by `waitPrecisely`, blocking the
+   * thread without burning CPU. 0 disables it. Default 0.
+   */
+  precisionMarginMs?: number;
+  /** Blocks the thread for `ms` (fractional). Default: Atomics.wait on a private buffer. */
+  waitPrecisely?: (ms: number) => void;
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the calling thread for `ms` milliseconds (fractional) without spinning. */
+function atomicsSleep(ms: number): void {
+  if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
 }
 
 export interface MediaClockStats {
@@ -51,6 +66,8 @@ export class MediaClock {
   private readonly maxBehindTicks: number;
   private readonly lateThresholdMs: number;
   private readonly onError: (err: unknown) => void;
+  private readonly precisionMarginMs: number;
+  private readonly waitPrecisely: (ms: number) => void;
   private listeners: TickListener[] = [];
   private running = false;
   private startTime = 0;
@@ -71,6 +88,8 @@ export class MediaClock {
     }
     this.maxBehindTicks = opts.maxBehindTicks ?? 3;
     this.lateThresholdMs = opts.lateThresholdMs ?? 5;
+    this.precisionMarginMs = Math.max(0, opts.precisionMarginMs ?? 0);
+    this.waitPrecisely = opts.waitPrecisely ?? atomicsSleep;
     this.onError =
       opts.onError ??
       ((err) => {
@@ -114,12 +133,17 @@ export class MediaClock {
 
   private arm(): void {
     const due = this.startTime + this.nextTick * this.frameMs;
-    this.timer = this.schedule(this.fire, Math.max(0, due - this.now()));
+    this.timer = this.schedule(this.fire, Math.max(0, due - this.precisionMarginMs - this.now()));
   }
 
   private onTimer(): void {
     this.timer = undefined;
     if (!this.running) return;
+    if (this.precisionMarginMs > 0) {
+      // Woken early on purpose: wait out the rest precisely so the tick starts on time.
+      const early = this.startTime + this.nextTick * this.frameMs - this.now();
+      if (early > 0) this.waitPrecisely(Math.min(early, this.precisionMarginMs));
+    }
     const now = this.now();
     // Index of the latest tick whose due time has passed.
     const latestDue = Math.floor((now - this.startTime) / this.frameMs);

@@ -135,3 +135,31 @@ test('runs on real timers too (no timing assertion beyond "it ticks")', async ()
   clock.stop();
   assert.ok(ticks >= 2, `only ${ticks} ticks in 120 ms`);
 });
+
+test('with a precision margin, the timer is armed early and the rest is waited precisely', () => {
+  const t = new FakeTime();
+  const waits: number[] = [];
+  const clock = new MediaClock({
+    ...t.opts,
+    precisionMarginMs: 2,
+    waitPrecisely: (ms) => {
+      waits.push(ms);
+      t.now += ms; // the precise wait lets exactly that much time pass
+    },
+  });
+  const start = t.now;
+  const lateness: number[] = [];
+  clock.subscribe((tick) => lateness.push(t.now - (start + tick * 20)));
+  clock.start();
+  t.fire(0); // tick 0 due immediately: no early wake, no wait
+  for (let i = 0; i < 100; i++) t.fire(0.3); // woken 2 ms early (+0.3 ms timer lateness)
+  assert.equal(lateness.length, 101);
+  // Every tick after the first started exactly on time, and the waits covered the early margin.
+  assert.ok(lateness.slice(1).every((l) => Math.abs(l) < 1e-9), `lateness ${lateness.slice(1, 5)}`);
+  assert.equal(waits.length, 100);
+  assert.ok(waits.every((w) => Math.abs(w - 1.7) < 1e-9), `waits ${waits.slice(0, 3)}`);
+  // A timer that fires after the due time waits nothing.
+  t.fire(5);
+  assert.equal(waits.length, 100);
+  clock.stop();
+});
