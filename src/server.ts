@@ -130,7 +130,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     const left = await registry.waitIdle(config.drainGraceMs);
     if (left > 0) {
       logger.warn({ left }, 'grace period over: ending live calls');
-      await Promise.all(registry.list().map((c) => c.hangup('shutdown')));
+      // Each call's record is final as soon as hangup starts; only the BYE's answer is waited for, and a
+      // peer that never answers (64×T1 = 32 s) must not hold the shutdown.
+      await Promise.race([Promise.all(registry.list().map((c) => c.hangup('shutdown'))), new Promise((r) => setTimeout(r, 5000).unref())]);
     }
     await recorder.flush();
     await statusSender.drain(5000);
