@@ -32,7 +32,9 @@ describe('baresip hears the application', () => {
     app = await new AppServer().start();
     app.route('/known.wav', (_r, res) => void res.writeHead(200, { 'content-type': 'audio/wav' }).end(readFileSync(join(FIXTURES, 'known-16k-stereo.wav'))));
     // Relative media URL: resolved against the document's URL.
+    app.route('/known.mp3', (_r, res) => void res.writeHead(200, { 'content-type': 'audio/mpeg' }).end(readFileSync(join(FIXTURES, 'known-16k-stereo.mp3'))));
     app.route('/play', twiml('<Response><Play>known.wav</Play><Hangup/></Response>'));
+    app.route('/play-mp3', twiml('<Response><Play>known.mp3</Play><Hangup/></Response>'));
     app.route('/say', twiml(`<Response><Say voice="woman">${SAY_TEXT}</Say><Hangup/></Response>`));
     pb = await startPatchbay({ PATCHBAY_VOICE_URL: app.url('/play') });
   });
@@ -64,6 +66,24 @@ describe('baresip hears the application', () => {
       const list = await apiGet(pb, '/v1/calls?pageSize=1');
       assert.equal(list.body.calls[0].status, 'completed');
       assert.equal(list.body.calls[0].endReason, 'hangup-verb');
+    } finally {
+      rmSync(r.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('<Play> of the same speech as MP3: the caller hears it', async () => {
+    pb.config.voiceUrl = app.url('/play-mp3');
+    const r = await baresipCall({ target: `sip:mp3@127.0.0.1:${pb.sipPort}`, micWav: join(FIXTURES, 'silence-10s.wav'), seconds: 12 });
+    try {
+      assert.ok(r.heardWav, `baresip recorded nothing:\n${r.log.slice(-2000)}`);
+      const heard = mono(r.heardWav);
+      const ref = mono(join(FIXTURES, 'known-8k-reference.wav'));
+      // Lossy at 64 kbit/s, so a lower bar than the WAV: still far above any unrelated audio (< 0.1).
+      const corr = bestCorrelation(heard.samples, activePart(ref.samples, 8000));
+      assert.ok(corr.value > 0.6, `cross-correlation ${corr.value.toFixed(3)}`);
+      const a = activity(heard.samples, 8000);
+      const b = activity(ref.samples, 8000);
+      assert.ok(Math.abs(a.lastSeconds - a.firstSeconds - (b.lastSeconds - b.firstSeconds)) < 0.1, 'same duration (±100 ms)');
     } finally {
       rmSync(r.dir, { recursive: true, force: true });
     }
