@@ -7,7 +7,6 @@
 import type { HttpMethod, Verb } from '../verbs/verb-model.js';
 import { executeVerb } from '../verbs/verb-executor.js';
 import type { DocumentResult, WebhookClient } from '../webhooks/webhook-client.js';
-import { buildCallParams } from '../webhooks/call-params.js';
 import type { Call } from './call.js';
 
 export interface ApplicationTarget {
@@ -73,6 +72,8 @@ export class ApplicationRunner {
         }
         result = fallback;
       }
+      // Warnings (an unknown attribute, an empty <Say>...) do not stop the call; they go on its record.
+      for (const w of result.document.warnings) call.note('warning', { code: w.code, message: w.message, url: result.url });
       next = await this.runVerbs(call, result.document.verbs, result.url, app);
     }
   }
@@ -80,8 +81,8 @@ export class ApplicationRunner {
   private async tryFallback(call: Call, app: ApplicationTarget, failed: Extract<DocumentResult, { ok: false }>): Promise<Extract<DocumentResult, { ok: true }> | null> {
     if (!app.fallbackUrl || call.ended) return null;
     const doc = await this.fetch(call, app.fallbackUrl, app.fallbackMethod, { ErrorCode: String(failed.errorCode), ErrorUrl: failed.url }, true);
-    if (doc.ok || doc.aborted) return doc.ok ? doc : null;
-    call.note('error', { code: doc.errorCode, message: `fallback failed: ${doc.errorMessage}` });
+    if (doc.ok) return doc;
+    if (!doc.aborted) call.note('error', { code: doc.errorCode, message: `fallback failed: ${doc.errorMessage}` });
     return null;
   }
 
@@ -113,20 +114,7 @@ export class ApplicationRunner {
   }
 
   private async fetch(call: Call, url: string, method: HttpMethod, extra: Record<string, string>, fallback = false): Promise<DocumentResult> {
-    const params = {
-      ...buildCallParams({
-        accountSid: call.info.accountSid,
-        callSid: call.sid,
-        from: call.info.from,
-        to: call.info.to,
-        callStatus: call.state,
-        direction: call.info.direction,
-        sipCallId: call.info.sipCallId,
-        sipSourceIp: call.info.sourceIp,
-        sipHeaders: call.info.sipHeaders,
-      }),
-      ...extra,
-    };
+    const params = { ...call.webhookParams(), ...extra };
     const result = await this.deps.webhooks.fetchDocument({ url, method, params, authToken: this.deps.authToken, timeoutMs: this.deps.timeoutMs }, call.signal);
     call.note('webhook', {
       url,

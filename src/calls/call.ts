@@ -12,6 +12,7 @@ import type { Responder } from '../sip/responses.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
 import type { SipRequest, SipResponse } from '../sip/message.js';
 import { answerOffer } from '../sip/offer-answer.js';
+import { buildCallParams } from '../webhooks/call-params.js';
 import { RtpSession } from '../media/rtp-session.js';
 import type { PortAllocator } from '../media/port-allocator.js';
 import type { MediaClock } from '../media/media-clock.js';
@@ -115,6 +116,21 @@ export class Call extends EventEmitter implements CallControl {
     if (!this.answerTime) return this.endTime ? 0 : null;
     const end = this.endTime ?? new Date();
     return Math.max(0, Math.round((end.getTime() - this.answerTime.getTime()) / 1000));
+  }
+
+  /** Twilio's standard request parameters for this call (every webhook and status callback carries them). */
+  webhookParams(status: CallState = this.state): Record<string, string> {
+    return buildCallParams({
+      accountSid: this.info.accountSid,
+      callSid: this.sid,
+      from: this.info.from,
+      to: this.info.to,
+      callStatus: status,
+      direction: this.info.direction,
+      sipCallId: this.info.sipCallId,
+      sipSourceIp: this.info.sourceIp,
+      sipHeaders: this.info.sipHeaders,
+    });
   }
 
   note(type: string, detail: Record<string, unknown>): void {

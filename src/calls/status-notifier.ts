@@ -3,7 +3,6 @@
  * StatusCallbackEvent list, with SequenceNumber, Timestamp (RFC 2822), CallbackSource, and on the
  * terminal event CallDuration and SipResponseCode. Sent in the background, in order per call.
  */
-import { buildCallParams } from '../webhooks/call-params.js';
 import type { StatusCallbackSender } from '../webhooks/status-callback-sender.js';
 import type { HttpMethod } from '../verbs/verb-model.js';
 import { isTerminal, type CallState } from './call-state.js';
@@ -45,17 +44,7 @@ export class StatusNotifier {
       const event = eventFor(state);
       if (!event || !target.events.has(event)) return;
       const params: Record<string, string> = {
-        ...buildCallParams({
-          accountSid: call.info.accountSid,
-          callSid: call.sid,
-          from: call.info.from,
-          to: call.info.to,
-          callStatus: state,
-          direction: call.info.direction,
-          sipCallId: call.info.sipCallId,
-          sipSourceIp: call.info.sourceIp,
-          sipHeaders: call.info.sipHeaders,
-        }),
+        ...call.webhookParams(state),
         CallbackSource: 'call-progress-events',
         SequenceNumber: String(sequence++),
         Timestamp: new Date().toUTCString().replace('GMT', '+0000'),

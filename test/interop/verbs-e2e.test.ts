@@ -43,6 +43,17 @@ describe('verbs end to end', () => {
     assert.equal(rec.endReason, 'hangup-verb');
   });
 
+  it('records document warnings (an unknown attribute) and still runs the verb', async () => {
+    app.route('/voice', twiml('<Response><Say colour="blue">Warned but spoken.</Say><Hangup/></Response>'));
+    const rec = await call();
+    const warnings = rec.events.filter((e: any) => e.type === 'warning');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0].detail.code, 12200);
+    assert.match(warnings[0].detail.message, /colour/);
+    assert.deepEqual(verbsRun(rec), ['say', 'hangup']);
+    assert.equal(rec.errorCode, null);
+  });
+
   it('follows <Redirect method="GET"> with a relative URL, before answering', async () => {
     app.route('/voice', twiml('<Response><Redirect method="GET">next?step=2</Redirect><Say>Never reached.</Say></Response>'));
     app.route('/next', twiml('<Response><Say>Redirected.</Say><Hangup/></Response>'));
