@@ -6,7 +6,7 @@
  * An event is identified by its RTP timestamp (RFC 4733 §2.5.1.2: every packet of one event carries
  * the event's start timestamp; only the duration field grows). Senders retransmit the start and
  * send the end packet three times (§2.5.1.4), so a receiver must collapse all of them into one
- * digit, and must still finish an event whose end packets were all lost (§2.5.2.2).
+ * digit, and must still finish an event whose end packets were all lost (§2.5.2).
  */
 
 /** RFC 4733 §3.2: events 0-15 are DTMF digits 0-9, *, #, A-D. */
@@ -144,7 +144,7 @@ export class TelephoneEventReceiver {
         // A stray packet of an older event we never saw start: reporting it now would reorder digits.
         return [];
       } else {
-        // A new event while the previous one never ended: its end packets were lost (§2.5.2.2).
+        // A new event while the previous one never ended: its end packets were lost (receiver procedures, §2.5.2).
         out.push(this.finish(false));
       }
     }
