@@ -2,7 +2,8 @@
 // sender -> receiver round trips through loss, duplication and reordering.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   buildTelephoneEvent,
   digitToEvent,
@@ -16,7 +17,8 @@ import {
 } from '../../src/media/dtmf-rfc4733.js';
 import { RtpPacket } from '../../src/media/rtp-packet.js';
 
-const SIPP_PCAP_DIR = '/usr/share/sip-tester';
+/** SIPp's own RFC 2833/4733 captures (Debian sip-tester, /usr/share/sip-tester), copied byte for byte. */
+const SIPP_PCAP_DIR = fileURLToPath(new URL('../fixtures/dtmf', import.meta.url));
 
 /** Minimal libpcap reader: Ethernet / IPv4 / UDP -> UDP payloads (enough for SIPp's captures). */
 function readPcapUdpPayloads(file: Buffer): Buffer[] {
@@ -75,10 +77,9 @@ test('digit <-> event mapping for 0-9 * # A-D', () => {
 
 const captures: [string, string][] = [...'0123456789'].map((d) => [`dtmf_2833_${d}.pcap`, d]);
 captures.push(['dtmf_2833_pound.pcap', '#'], ['dtmf_2833_star.pcap', '*']);
-const haveCaptures = existsSync(`${SIPP_PCAP_DIR}/dtmf_2833_0.pcap`);
 
 for (const [name, digit] of captures) {
-  test(`SIPp capture ${name} yields exactly '${digit}' once`, { skip: haveCaptures ? false : `${SIPP_PCAP_DIR} not installed (sip-tester)` }, () => {
+  test(`SIPp capture ${name} yields exactly '${digit}' once`, () => {
     const datagrams = readPcapUdpPayloads(readFileSync(`${SIPP_PCAP_DIR}/${name}`));
     assert.ok(datagrams.length >= 5);
     const clock = fakeClock();
