@@ -23,7 +23,7 @@ export interface ServerModule {
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Environment for PATCHBAY_* settings; loadConfig's default (process.env) when omitted. */
+  /** Environment for PATCHBAY_* settings; when omitted, loadConfig reads the process environment itself. */
   env?: NodeJS.ProcessEnv;
   /** Loads the composition root; dynamic so `--help` does not load the whole platform. */
   loadServer?: () => Promise<ServerModule>;
