@@ -14,8 +14,8 @@
  */
 import { createRequest, type HeaderField, type SipRequest, type SipResponse } from './message.js';
 import { splitHeaderValues } from './header-values.js';
-import { TimerSet, timerDuration } from './transaction-timers.js';
 import type { TerminationReason, TransactionEnv, Transition } from './transaction.js';
+import { TransactionMachine } from './transaction-machine.js';
 
 export type ClientInviteState = 'calling' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 export type ClientInviteInput = '1xx' | '2xx' | '300-699' | 'timer-a' | 'timer-b' | 'timer-d' | 'timer-m' | 'transport-error' | 'abort';
@@ -78,29 +78,23 @@ export interface ClientTransactionUser {
   onTransportError?(err: Error): void;
 }
 
-export class ClientInviteTransaction {
-  private stateValue: ClientInviteState = 'calling';
+export class ClientInviteTransaction extends TransactionMachine<ClientInviteState, ClientInviteInput, ClientInviteAction> {
   private aInterval: number;
-  private readonly timers: TimerSet;
   private ack: SipRequest | null = null;
   private current: SipResponse | null = null;
   user: ClientTransactionUser = {};
 
-  constructor(readonly request: SipRequest, readonly key: string, private readonly env: TransactionEnv) {
-    this.timers = new TimerSet(env.clock);
+  constructor(request: SipRequest, key: string, env: TransactionEnv) {
+    super('calling', request, key, env);
     this.aInterval = env.timers.t1;
-  }
-
-  get state(): ClientInviteState {
-    return this.stateValue;
   }
 
   /** Sends the INVITE and arms Timer A (unreliable transports only) and Timer B. */
   start(): void {
     this.send(this.request);
     if (this.stateValue === 'terminated') return; // the transport failed synchronously
-    if (!this.env.reliable) this.timers.start('A', this.aInterval, () => this.input('timer-a'));
-    this.timers.start('B', timerDuration('B', this.env.timers, this.env.reliable), () => this.input('timer-b'));
+    if (!this.env.reliable) this.startTimer('A', 'timer-a', this.aInterval);
+    this.startTimer('B', 'timer-b');
   }
 
   receiveResponse(res: SipResponse): void {
@@ -114,64 +108,36 @@ export class ClientInviteTransaction {
     this.input('abort');
   }
 
-  dispose(): void {
-    this.timers.stopAll();
-    this.stateValue = 'terminated';
+  protected transition(state: ClientInviteState, input: ClientInviteInput): T | null {
+    return clientInviteTransition(state, input, this.env.reliable);
   }
 
-  private input(input: ClientInviteInput): void {
-    const t = clientInviteTransition(this.stateValue, input, this.env.reliable);
-    if (t) this.apply(t);
-  }
-
-  private send(req: SipRequest): void {
-    this.env.send(req, (err) => {
-      this.user.onTransportError?.(err);
-      this.input('transport-error');
-    });
-  }
-
-  private apply(t: T): void {
-    const prev = this.stateValue;
-    this.stateValue = t.state;
-    let reason: TerminationReason = 'normal';
-    for (const a of t.actions) {
-      switch (a) {
-        case 'resend-request':
-          this.send(this.request);
-          break;
-        case 'double-a':
-          this.aInterval *= 2;
-          this.timers.start('A', this.aInterval, () => this.input('timer-a'));
-          break;
-        case 'stop-a-b':
-          this.timers.stop('A');
-          this.timers.stop('B');
-          break;
-        case 'response-to-tu':
-          if (this.current) this.user.onResponse?.(this.current);
-          break;
-        case 'send-ack':
-          if (this.current && !this.ack) this.ack = buildNon2xxAck(this.request, this.current);
-          if (this.ack) this.send(this.ack);
-          break;
-        case 'start-d':
-          this.timers.start('D', timerDuration('D', this.env.timers, this.env.reliable), () => this.input('timer-d'));
-          break;
-        case 'start-m':
-          this.timers.start('M', timerDuration('M', this.env.timers, this.env.reliable), () => this.input('timer-m'));
-          break;
-        case 'timeout':
-          reason = 'timeout';
-          break;
-        case 'transport-error':
-          reason = 'transport-error';
-          break;
-      }
-    }
-    if (t.state === 'terminated' && prev !== 'terminated') {
-      this.timers.stopAll();
-      this.user.onTerminated?.(reason);
+  protected perform(a: ClientInviteAction): void {
+    switch (a) {
+      case 'resend-request':
+        this.send(this.request);
+        break;
+      case 'double-a':
+        this.aInterval *= 2;
+        this.startTimer('A', 'timer-a', this.aInterval);
+        break;
+      case 'stop-a-b':
+        this.timers.stop('A');
+        this.timers.stop('B');
+        break;
+      case 'response-to-tu':
+        if (this.current) this.user.onResponse?.(this.current);
+        break;
+      case 'send-ack':
+        if (this.current && !this.ack) this.ack = buildNon2xxAck(this.request, this.current);
+        if (this.ack) this.send(this.ack);
+        break;
+      case 'start-d':
+        this.startTimer('D', 'timer-d');
+        break;
+      case 'start-m':
+        this.startTimer('M', 'timer-m');
+        break;
     }
   }
 }

@@ -9,8 +9,8 @@
  * completed --any response--> completed (absorbed);  --Timer K--> terminated
  */
 import type { SipRequest, SipResponse } from './message.js';
-import { TimerSet, timerDuration } from './transaction-timers.js';
-import type { TerminationReason, TransactionEnv, Transition } from './transaction.js';
+import type { TransactionEnv, Transition } from './transaction.js';
+import { TransactionMachine } from './transaction-machine.js';
 import type { ClientTransactionUser } from './client-invite-transaction.js';
 
 export type ClientNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
@@ -39,28 +39,22 @@ export function clientNonInviteTransition(state: ClientNonInviteState, input: Cl
   }
 }
 
-export class ClientNonInviteTransaction {
-  private stateValue: ClientNonInviteState = 'trying';
+export class ClientNonInviteTransaction extends TransactionMachine<ClientNonInviteState, ClientNonInviteInput, ClientNonInviteAction> {
   private eInterval: number;
-  private readonly timers: TimerSet;
   private current: SipResponse | null = null;
   user: ClientTransactionUser = {};
 
-  constructor(readonly request: SipRequest, readonly key: string, private readonly env: TransactionEnv) {
-    this.timers = new TimerSet(env.clock);
+  constructor(request: SipRequest, key: string, env: TransactionEnv) {
+    super('trying', request, key, env);
     this.eInterval = env.timers.t1;
-  }
-
-  get state(): ClientNonInviteState {
-    return this.stateValue;
   }
 
   /** Sends the request and arms Timer E (unreliable transports only) and Timer F. */
   start(): void {
-    this.send();
+    this.send(this.request);
     if (this.stateValue === 'terminated') return; // the transport failed synchronously
-    if (!this.env.reliable) this.timers.start('E', this.eInterval, () => this.input('timer-e'));
-    this.timers.start('F', timerDuration('F', this.env.timers, this.env.reliable), () => this.input('timer-f'));
+    if (!this.env.reliable) this.startTimer('E', 'timer-e', this.eInterval);
+    this.startTimer('F', 'timer-f');
   }
 
   receiveResponse(res: SipResponse): void {
@@ -69,58 +63,30 @@ export class ClientNonInviteTransaction {
     this.current = null;
   }
 
-  dispose(): void {
-    this.timers.stopAll();
-    this.stateValue = 'terminated';
+  protected transition(state: ClientNonInviteState, input: ClientNonInviteInput): T | null {
+    return clientNonInviteTransition(state, input, this.env.reliable);
   }
 
-  private input(input: ClientNonInviteInput): void {
-    const t = clientNonInviteTransition(this.stateValue, input, this.env.reliable);
-    if (t) this.apply(t);
-  }
-
-  private send(): void {
-    this.env.send(this.request, (err) => {
-      this.user.onTransportError?.(err);
-      this.input('transport-error');
-    });
-  }
-
-  private apply(t: T): void {
-    const prev = this.stateValue;
-    this.stateValue = t.state;
-    let reason: TerminationReason = 'normal';
-    for (const a of t.actions) {
-      switch (a) {
-        case 'resend-request':
-          this.send();
-          break;
-        case 'double-e':
-        case 'e-t2':
-          this.eInterval = a === 'e-t2' ? this.env.timers.t2 : Math.min(2 * this.eInterval, this.env.timers.t2);
-          this.timers.start('E', this.eInterval, () => this.input('timer-e'));
-          break;
-        case 'stop-e-f':
-          this.timers.stop('E');
-          this.timers.stop('F');
-          break;
-        case 'response-to-tu':
-          if (this.current) this.user.onResponse?.(this.current);
-          break;
-        case 'start-k':
-          this.timers.start('K', timerDuration('K', this.env.timers, this.env.reliable), () => this.input('timer-k'));
-          break;
-        case 'timeout':
-          reason = 'timeout';
-          break;
-        case 'transport-error':
-          reason = 'transport-error';
-          break;
-      }
-    }
-    if (t.state === 'terminated' && prev !== 'terminated') {
-      this.timers.stopAll();
-      this.user.onTerminated?.(reason);
+  protected perform(a: ClientNonInviteAction): void {
+    switch (a) {
+      case 'resend-request':
+        this.send(this.request);
+        break;
+      case 'double-e':
+      case 'e-t2':
+        this.eInterval = a === 'e-t2' ? this.env.timers.t2 : Math.min(2 * this.eInterval, this.env.timers.t2);
+        this.startTimer('E', 'timer-e', this.eInterval);
+        break;
+      case 'stop-e-f':
+        this.timers.stop('E');
+        this.timers.stop('F');
+        break;
+      case 'response-to-tu':
+        if (this.current) this.user.onResponse?.(this.current);
+        break;
+      case 'start-k':
+        this.startTimer('K', 'timer-k');
+        break;
     }
   }
 }

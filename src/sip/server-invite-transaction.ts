@@ -13,8 +13,8 @@
  * accepted --ACK--> accepted (ACK handed to the TU);  --Timer L--> terminated
  */
 import type { SipRequest, SipResponse } from './message.js';
-import { TimerSet, timerDuration } from './transaction-timers.js';
 import { TransactionStateError, type TerminationReason, type TransactionEnv, type Transition } from './transaction.js';
+import { TransactionMachine } from './transaction-machine.js';
 
 export type ServerInviteState = 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 export type ServerInviteInput =
@@ -67,21 +67,15 @@ export interface ServerInviteUser {
   onTransportError?(err: Error): void;
 }
 
-export class ServerInviteTransaction {
-  private stateValue: ServerInviteState = 'proceeding';
+export class ServerInviteTransaction extends TransactionMachine<ServerInviteState, ServerInviteInput, ServerInviteAction> {
   private lastResponse: SipResponse | null = null;
   private gInterval: number;
-  private readonly timers: TimerSet;
   private pendingAck: SipRequest | null = null;
   user: ServerInviteUser = {};
 
-  constructor(readonly request: SipRequest, readonly key: string, private readonly env: TransactionEnv) {
-    this.timers = new TimerSet(env.clock);
+  constructor(request: SipRequest, key: string, env: TransactionEnv) {
+    super('proceeding', request, key, env);
     this.gInterval = env.timers.t1;
-  }
-
-  get state(): ServerInviteState {
-    return this.stateValue;
   }
 
   /** Status of the final response sent so far, or null while proceeding. */
@@ -92,7 +86,7 @@ export class ServerInviteTransaction {
   /** Sends a response from the TU (100–699). */
   respond(res: SipResponse): void {
     const input: ServerInviteInput = res.status < 200 ? 'tu-1xx' : res.status < 300 ? 'tu-2xx' : 'tu-300-699';
-    const t = serverInviteTransition(this.stateValue, input, this.env.reliable);
+    const t = this.transition(this.stateValue, input);
     if (!t) throw new TransactionStateError(`cannot send ${res.status} in INVITE server transaction state ${this.stateValue}`);
     this.lastResponse = res;
     this.apply(t);
@@ -105,66 +99,39 @@ export class ServerInviteTransaction {
     this.pendingAck = null;
   }
 
-  /** Ends the transaction immediately without further sends (stack shutdown). */
-  dispose(): void {
-    this.timers.stopAll();
-    this.stateValue = 'terminated';
+  protected transition(state: ServerInviteState, input: ServerInviteInput): T | null {
+    return serverInviteTransition(state, input, this.env.reliable);
   }
 
-  private input(input: ServerInviteInput): void {
-    const t = serverInviteTransition(this.stateValue, input, this.env.reliable);
-    if (t) this.apply(t);
-  }
-
-  private apply(t: T): void {
-    const prev = this.stateValue;
-    this.stateValue = t.state;
-    let reason: TerminationReason = 'normal';
-    for (const a of t.actions) {
-      switch (a) {
-        case 'send-response':
-        case 'resend-response':
-          if (this.lastResponse) this.env.send(this.lastResponse, (err) => this.transportError(err));
-          break;
-        case 'start-g':
-          this.timers.start('G', this.gInterval, () => this.input('timer-g'));
-          break;
-        case 'double-g':
-          this.gInterval = Math.min(2 * this.gInterval, this.env.timers.t2);
-          this.timers.start('G', this.gInterval, () => this.input('timer-g'));
-          break;
-        case 'start-h':
-          this.timers.start('H', timerDuration('H', this.env.timers, this.env.reliable), () => this.input('timer-h'));
-          break;
-        case 'stop-g-h':
-          this.timers.stop('G');
-          this.timers.stop('H');
-          break;
-        case 'start-i':
-          this.timers.start('I', timerDuration('I', this.env.timers, this.env.reliable), () => this.input('timer-i'));
-          break;
-        case 'start-l':
-          this.timers.start('L', timerDuration('L', this.env.timers, this.env.reliable), () => this.input('timer-l'));
-          break;
-        case 'ack-to-tu':
-          if (this.pendingAck) this.user.onAck?.(this.pendingAck);
-          break;
-        case 'timeout':
-          reason = 'timeout';
-          break;
-        case 'transport-error':
-          reason = 'transport-error';
-          break;
-      }
+  protected perform(a: ServerInviteAction): void {
+    switch (a) {
+      case 'send-response':
+      case 'resend-response':
+        if (this.lastResponse) this.send(this.lastResponse);
+        break;
+      case 'start-g':
+        this.startTimer('G', 'timer-g', this.gInterval);
+        break;
+      case 'double-g':
+        this.gInterval = Math.min(2 * this.gInterval, this.env.timers.t2);
+        this.startTimer('G', 'timer-g', this.gInterval);
+        break;
+      case 'start-h':
+        this.startTimer('H', 'timer-h');
+        break;
+      case 'stop-g-h':
+        this.timers.stop('G');
+        this.timers.stop('H');
+        break;
+      case 'start-i':
+        this.startTimer('I', 'timer-i');
+        break;
+      case 'start-l':
+        this.startTimer('L', 'timer-l');
+        break;
+      case 'ack-to-tu':
+        if (this.pendingAck) this.user.onAck?.(this.pendingAck);
+        break;
     }
-    if (t.state === 'terminated' && prev !== 'terminated') {
-      this.timers.stopAll();
-      this.user.onTerminated?.(reason);
-    }
-  }
-
-  private transportError(err: Error): void {
-    this.user.onTransportError?.(err);
-    this.input('transport-error');
   }
 }

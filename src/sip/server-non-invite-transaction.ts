@@ -10,8 +10,8 @@
  * any --transport error--> terminated
  */
 import type { SipResponse, SipRequest } from './message.js';
-import { TimerSet, timerDuration } from './transaction-timers.js';
 import { TransactionStateError, type TerminationReason, type TransactionEnv, type Transition } from './transaction.js';
+import { TransactionMachine } from './transaction-machine.js';
 
 export type ServerNonInviteState = 'trying' | 'proceeding' | 'completed' | 'terminated';
 export type ServerNonInviteInput = 'request' | 'tu-1xx' | 'tu-final' | 'timer-j' | 'transport-error';
@@ -44,18 +44,12 @@ export interface ServerNonInviteUser {
   onTransportError?(err: Error): void;
 }
 
-export class ServerNonInviteTransaction {
-  private stateValue: ServerNonInviteState = 'trying';
+export class ServerNonInviteTransaction extends TransactionMachine<ServerNonInviteState, ServerNonInviteInput, ServerNonInviteAction> {
   private lastResponse: SipResponse | null = null;
-  private readonly timers: TimerSet;
   user: ServerNonInviteUser = {};
 
-  constructor(readonly request: SipRequest, readonly key: string, private readonly env: TransactionEnv) {
-    this.timers = new TimerSet(env.clock);
-  }
-
-  get state(): ServerNonInviteState {
-    return this.stateValue;
+  constructor(request: SipRequest, key: string, env: TransactionEnv) {
+    super('trying', request, key, env);
   }
 
   get finalStatus(): number | null {
@@ -63,7 +57,7 @@ export class ServerNonInviteTransaction {
   }
 
   respond(res: SipResponse): void {
-    const t = serverNonInviteTransition(this.stateValue, res.status < 200 ? 'tu-1xx' : 'tu-final', this.env.reliable);
+    const t = this.transition(this.stateValue, res.status < 200 ? 'tu-1xx' : 'tu-final');
     if (!t) throw new TransactionStateError(`cannot send ${res.status} in non-INVITE server transaction state ${this.stateValue}`);
     this.lastResponse = res;
     this.apply(t);
@@ -74,37 +68,15 @@ export class ServerNonInviteTransaction {
     this.input('request');
   }
 
-  dispose(): void {
-    this.timers.stopAll();
-    this.stateValue = 'terminated';
+  protected transition(state: ServerNonInviteState, input: ServerNonInviteInput): T | null {
+    return serverNonInviteTransition(state, input, this.env.reliable);
   }
 
-  private input(input: ServerNonInviteInput): void {
-    const t = serverNonInviteTransition(this.stateValue, input, this.env.reliable);
-    if (t) this.apply(t);
-  }
-
-  private apply(t: T): void {
-    const prev = this.stateValue;
-    this.stateValue = t.state;
-    let reason: TerminationReason = 'normal';
-    for (const a of t.actions) {
-      if (a === 'send-response' || a === 'resend-response') {
-        if (this.lastResponse) this.env.send(this.lastResponse, (err) => this.transportError(err));
-      } else if (a === 'start-j') {
-        this.timers.start('J', timerDuration('J', this.env.timers, this.env.reliable), () => this.input('timer-j'));
-      } else {
-        reason = 'transport-error';
-      }
+  protected perform(a: ServerNonInviteAction): void {
+    if (a === 'send-response' || a === 'resend-response') {
+      if (this.lastResponse) this.send(this.lastResponse);
+    } else if (a === 'start-j') {
+      this.startTimer('J', 'timer-j');
     }
-    if (t.state === 'terminated' && prev !== 'terminated') {
-      this.timers.stopAll();
-      this.user.onTerminated?.(reason);
-    }
-  }
-
-  private transportError(err: Error): void {
-    this.user.onTransportError?.(err);
-    this.input('transport-error');
   }
 }
