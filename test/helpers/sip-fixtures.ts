@@ -23,6 +23,8 @@ export function sampleResponse(req: SipRequest, status: number, toTag = 'to1'): 
 }
 
 export interface RecordingEnv extends TransactionEnv {
+  /** Fake-clock time of each send, parallel to `sent`. */
+  sentAt: number[];
   clock: FakeClock;
   sent: SipMessage[];
   /** Makes the next sends fail (simulated transport error, delivered synchronously). */
@@ -35,9 +37,11 @@ export function recordingEnv(reliable = false): RecordingEnv {
     timers: { t1: 500, t2: 4000, t4: 5000 },
     reliable,
     sent: [],
+    sentAt: [],
     failSends: false,
     send(msg, onError) {
       env.sent.push(msg);
+      env.sentAt.push(env.clock.now());
       if (env.failSends) onError(new Error('simulated transport failure'));
     },
   };

@@ -10,15 +10,9 @@ function setup(reliable = false) {
   invite.headers.append('Route', '<sip:proxy.example.com;lr>');
   const tx = new ClientInviteTransaction(invite, 'k', env);
   const events: string[] = [];
-  const times: number[] = [];
-  const send = env.send;
-  env.send = (m, e) => {
-    times.push(env.clock.now());
-    send(m, e);
-  };
   tx.user = { onResponse: (r) => events.push(String(r.status)), onTerminated: (r) => events.push(`terminated:${r}`) };
   tx.start();
-  return { env, invite, tx, events, times };
+  return { env, invite, tx, events, times: env.sentAt };
 }
 const methods = (sent: SipMessage[]) => sent.map((m) => (m.kind === 'request' ? m.method : String(m.status)));
 

@@ -8,15 +8,9 @@ function setup(reliable = false) {
   const req = sampleRequest('BYE');
   const tx = new ClientNonInviteTransaction(req, 'k', env);
   const events: string[] = [];
-  const times: number[] = [];
-  const send = env.send;
-  env.send = (m, e) => {
-    times.push(env.clock.now());
-    send(m, e);
-  };
   tx.user = { onResponse: (r) => events.push(String(r.status)), onTerminated: (r) => events.push(`terminated:${r}`) };
   tx.start();
-  return { env, req, tx, events, times };
+  return { env, req, tx, events, times: env.sentAt };
 }
 
 test('transition table (Figure 6)', () => {

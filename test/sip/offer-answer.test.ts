@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { answerOffer, createOffer, readAnswer, type AnswerResult, type NegotiatedAudio } from '../../src/sip/offer-answer.js';
 import { parseSdp, SdpParseError } from '../../src/sip/sdp.js';
 
-const crlf = (lines: string[]): string => lines.join('\r\n') + '\r\n';
+import { BARESIP_OFFER, crlf } from '../helpers/sdp-offers.js';
 const LOCAL = { address: '127.0.0.1', port: 40000, sessionId: '42', sessionVersion: 1 };
 
 /** An offer with a session header and the given media section lines. */
@@ -17,25 +17,6 @@ function accepted(r: AnswerResult): { answer: string; audio: NegotiatedAudio } {
   return r;
 }
 
-const BARESIP_OFFER = crlf([
-  'v=0',
-  'o=- 1435856658 673730046 IN IP4 192.0.2.2',
-  's=-',
-  'c=IN IP4 192.0.2.2',
-  't=0 0',
-  'a=tool:baresip 1.0.0',
-  'm=audio 21038 RTP/AVP 0 8 101',
-  'a=rtpmap:0 PCMU/8000',
-  'a=rtpmap:8 PCMA/8000',
-  'a=rtpmap:101 telephone-event/8000',
-  'a=fmtp:101 0-15',
-  'a=sendrecv',
-  'a=label:1',
-  'a=rtcp-rsize',
-  'a=ssrc:2171208397 cname:sip:bot@127.0.0.1',
-  'a=minptime:20',
-  'a=ptime:20',
-]);
 
 test('answers baresip\'s offer with PCMU and telephone-event', () => {
   const { answer, audio } = accepted(answerOffer(BARESIP_OFFER, LOCAL));
