@@ -8,9 +8,13 @@
  *
  * Twilio voice names are mapped to eSpeak voices: the language picks the eSpeak language voice and
  * a female Twilio voice adds eSpeak's "+f3" variant.
+ *
+ * SSML: eSpeak NG reads SSML itself (`-m`); the <Say> fragment is first rewritten to the elements it
+ * knows (ssml-subset.ts: <lang> becomes <voice xml:lang>, <phoneme> keeps its words).
  */
 import { Worker } from 'node:worker_threads';
 import type { EspeakJob, EspeakResult } from './espeak-worker.js';
+import { espeakSsml } from './ssml-subset.js';
 import { TtsError, type SynthesisRequest, type SynthesizedAudio, type TextToSpeech } from './text-to-speech.js';
 
 export interface EspeakTtsOptions {
@@ -139,9 +143,17 @@ export class EspeakTts implements TextToSpeech {
       return Promise.reject(new TtsError('invalid-request', `text is ${req.text.length} characters (limit ${MAX_TEXT_CHARS})`));
     }
     if (signal?.aborted) return Promise.reject(new TtsError('aborted', 'synthesis aborted', { cause: signal.reason }));
+    let text = req.text;
+    if (req.ssml) {
+      try {
+        text = espeakSsml(req.text, true);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const job: EspeakJob = {
       id: this.nextId++,
-      text: req.text,
+      text,
       voice: espeakVoiceFor(req.voice, req.language),
       ssml: req.ssml ?? false,
       wordsPerMinute: this.wordsPerMinute,

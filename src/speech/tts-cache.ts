@@ -3,12 +3,24 @@
  * text) is synthesized once, kept in a memory LRU bounded by bytes, and written to disk as
  * `<cacheDir>/<sha256>.wav` so it survives restarts. Concurrent identical requests share one
  * synthesis. Cloud engines benefit most: a hit costs no API call.
+ *
+ * Streaming: on a miss, `synthesizeStream` passes the inner engine's chunks on as they arrive while
+ * keeping them for the cache (the clip is stored once the stream ends, never a partial one); a hit
+ * yields the whole cached clip at once. A listener that joins a synthesis under way first gets the
+ * chunks already produced. When every listener has left early, the inner synthesis is aborted.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeWav, encodeWav } from '../media/wav.js';
-import { TtsError, type SynthesisRequest, type SynthesizedAudio, type TextToSpeech } from './text-to-speech.js';
+import {
+  audioChunks,
+  SharedSynthesis,
+  TtsError,
+  type SynthesisRequest,
+  type SynthesizedAudio,
+  type TextToSpeech,
+} from './text-to-speech.js';
 
 export interface CachedTtsOptions {
   cacheDir: string;
@@ -30,7 +42,7 @@ export class CachedTts implements TextToSpeech {
   readonly stats: CachedTtsStats = { memoryHits: 0, diskHits: 0, syntheses: 0 };
   private readonly memory = new Map<string, SynthesizedAudio>();
   private memoryBytes = 0;
-  private readonly inflight = new Map<string, Promise<SynthesizedAudio>>();
+  private readonly inflight = new Map<string, SharedSynthesis>();
   private readonly maxMemoryBytes: number;
   private readonly onCacheError: (err: Error) => void;
   private dirReady: Promise<unknown> | undefined;
@@ -54,45 +66,71 @@ export class CachedTts implements TextToSpeech {
   synthesize(req: SynthesisRequest, signal?: AbortSignal): Promise<SynthesizedAudio> {
     if (signal?.aborted) return Promise.reject(new TtsError('aborted', 'synthesis aborted', { cause: signal.reason }));
     const key = this.keyFor(req);
-    const hit = this.memory.get(key);
-    if (hit) {
-      this.memory.delete(key); // re-insert: Map order is the LRU order
-      this.memory.set(key, hit);
-      this.stats.memoryHits++;
-      return Promise.resolve(hit);
-    }
-    let job = this.inflight.get(key);
-    if (!job) {
-      job = this.load(key, req).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, job);
-    }
-    if (!signal) return job;
+    const hit = this.memoryHit(key);
+    if (hit) return Promise.resolve(hit);
     // The shared synthesis is not tied to one caller: aborting only releases that caller.
-    const shared = job;
-    return new Promise<SynthesizedAudio>((resolve, reject) => {
-      const onAbort = (): void => reject(new TtsError('aborted', 'synthesis aborted', { cause: signal.reason }));
-      signal.addEventListener('abort', onAbort, { once: true });
-      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return this.shared(key, req).join(signal);
+  }
+
+  async *synthesizeStream(req: SynthesisRequest, signal?: AbortSignal): AsyncGenerator<SynthesizedAudio> {
+    if (signal?.aborted) throw new TtsError('aborted', 'synthesis aborted', { cause: signal.reason });
+    const key = this.keyFor(req);
+    const hit = this.memoryHit(key);
+    if (hit) {
+      yield hit;
+      return;
+    }
+    yield* this.shared(key, req).listen(signal);
   }
 
   async close(): Promise<void> {
     await this.inner.close?.();
   }
 
-  private async load(key: string, req: SynthesisRequest): Promise<SynthesizedAudio> {
-    const path = join(this.opts.cacheDir, `${key}.wav`);
+  private memoryHit(key: string): SynthesizedAudio | undefined {
+    const hit = this.memory.get(key);
+    if (!hit) return undefined;
+    this.memory.delete(key); // re-insert: Map order is the LRU order
+    this.memory.set(key, hit);
+    this.stats.memoryHits++;
+    return hit;
+  }
+
+  private shared(key: string, req: SynthesisRequest): SharedSynthesis {
+    let job = this.inflight.get(key);
+    if (!job) {
+      const path = join(this.opts.cacheDir, `${key}.wav`);
+      let fromDisk = false;
+      const created: SharedSynthesis = new SharedSynthesis(
+        (signal) => this.produce(path, req, signal, () => (fromDisk = true)),
+        {
+          // Stored before any listener sees the end, so a finished synthesis is always a hit.
+          onComplete: async (audio) => {
+            this.remember(key, audio);
+            if (!fromDisk) await this.writeStored(path, audio);
+          },
+        },
+      );
+      job = created;
+      this.inflight.set(key, job);
+      job.whole.then(
+        () => this.inflight.delete(key),
+        () => this.inflight.delete(key),
+      );
+    }
+    return job;
+  }
+
+  private async *produce(path: string, req: SynthesisRequest, signal: AbortSignal, onDiskHit: () => void): AsyncGenerator<SynthesizedAudio> {
     const stored = await this.readStored(path);
     if (stored) {
       this.stats.diskHits++;
-      this.remember(key, stored);
-      return stored;
+      onDiskHit();
+      yield stored;
+      return;
     }
     this.stats.syntheses++;
-    const audio = await this.inner.synthesize(req);
-    this.remember(key, audio);
-    await this.writeStored(path, audio);
-    return audio;
+    yield* audioChunks(this.inner, req, signal);
   }
 
   private async readStored(path: string): Promise<SynthesizedAudio | undefined> {
