@@ -66,7 +66,36 @@ CREATE TABLE call_events (
 CREATE INDEX call_events_call_idx ON call_events (call_sid, id);
 `;
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial schema', sql: INITIAL_SCHEMA }];
+// No foreign key to calls: a recording is its own resource (Twilio keeps recordings when a call
+// log is deleted), and its file must be removed by whoever removes the row.
+const RECORDINGS = `
+CREATE TABLE recordings (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  call_sid text NOT NULL,
+  status text NOT NULL CHECK (status IN ('in-progress', 'completed', 'failed', 'absent')),
+  source text NOT NULL,
+  channels integer NOT NULL CHECK (channels IN (1, 2)),
+  sample_rate integer NOT NULL CHECK (sample_rate BETWEEN 1000 AND 384000),
+  duration_seconds integer CHECK (duration_seconds >= 0),
+  start_time timestamptz NOT NULL,
+  file_path text NOT NULL,
+  bytes bigint CHECK (bytes >= 0),
+  error_code integer,
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now()
+);
+-- Keyset paging, newest first, per account and per call.
+CREATE INDEX recordings_account_start_idx ON recordings (account_sid, start_time DESC, sid DESC);
+CREATE INDEX recordings_call_start_idx ON recordings (account_sid, call_sid, start_time DESC, sid DESC);
+-- Start-up recovery looks only at unfinished recordings.
+CREATE INDEX recordings_open_idx ON recordings (status) WHERE status = 'in-progress';
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'recordings', sql: RECORDINGS },
+];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */
 export async function runMigrations(db: SqlDatabase, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { StoreOp, StoreRequest, StoreResponse, WorkerInit, WorkerMessage } from './pglite-worker.js';
+import type { StoreOp, StoreRequest, StoreResponse, WorkerInit, WorkerMessage, WriteOp } from './pglite-worker.js';
 import type { SerializedCallEvent } from './store-sql.js';
 import {
   StoreError,
@@ -21,8 +21,17 @@ import {
   type CallPage,
   type CallRecord,
   type CallStore,
+  type RecordingListQuery,
+  type RecordingPage,
+  type RecordingPatch,
+  type RecordingRecord,
+  type RecordingStore,
   type StoredCallRecord,
+  type StoredRecordingRecord,
 } from './store-types.js';
+
+/** Writes are coalesced per event-loop turn (see request()); a Record so no write op can be missed. */
+const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, createRecording: true, updateRecording: true };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -88,7 +97,7 @@ function releaseLock(path: string): void {
   }
 }
 
-export class PgliteStore implements CallStore, AccountStore {
+export class PgliteStore implements CallStore, AccountStore, RecordingStore {
   private readonly pending = new Map<number, Pending>();
   private outbox: StoreRequest[] = [];
   private flushScheduled = false;
@@ -194,6 +203,30 @@ export class PgliteStore implements CallStore, AccountStore {
     return this.request({ op: 'getAccount', sid }) as Promise<Account | null>;
   }
 
+  createRecording(rec: RecordingRecord): Promise<void> {
+    return this.request({ op: 'createRecording', rec }) as Promise<void>;
+  }
+
+  updateRecording(sid: string, patch: RecordingPatch): Promise<void> {
+    return this.request({ op: 'updateRecording', sid, patch }) as Promise<void>;
+  }
+
+  getRecording(accountSid: string, sid: string): Promise<StoredRecordingRecord | null> {
+    return this.request({ op: 'getRecording', accountSid, sid }) as Promise<StoredRecordingRecord | null>;
+  }
+
+  listRecordings(q: RecordingListQuery): Promise<RecordingPage> {
+    return this.request({ op: 'listRecordings', q }) as Promise<RecordingPage>;
+  }
+
+  deleteRecording(accountSid: string, sid: string): Promise<boolean> {
+    return this.request({ op: 'deleteRecording', accountSid, sid }) as Promise<boolean>;
+  }
+
+  listInProgressRecordings(): Promise<StoredRecordingRecord[]> {
+    return this.request({ op: 'listInProgressRecordings' }) as Promise<StoredRecordingRecord[]>;
+  }
+
   /** Messages posted to the worker and write transactions it committed (observability, tests). */
   stats(): { messagesPosted: number; writeTransactions: number } {
     return { ...this.counters };
@@ -224,7 +257,7 @@ export class PgliteStore implements CallStore, AccountStore {
     const promise = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.outbox.push({ id, body });
     this.updateRef();
-    if (body.op === 'createCall' || body.op === 'updateCall' || body.op === 'appendEvents') {
+    if (Object.hasOwn(WRITE_OPS, body.op)) {
       // Coalesce: everything written during this event-loop turn goes over in one message.
       if (!this.flushScheduled) {
         this.flushScheduled = true;

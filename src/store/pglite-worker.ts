@@ -23,12 +23,15 @@ import {
   toStoreError,
   type SerializedCallEvent,
 } from './store-sql.js';
-import type { CallListQuery, CallRecord, StoreErrorCode } from './store-types.js';
+import { insertRecording, patchRecording, removeRecording, selectInProgressRecordings, selectRecording, selectRecordings } from './recording-sql.js';
+import type { CallListQuery, CallRecord, RecordingListQuery, RecordingPatch, RecordingRecord, StoreErrorCode } from './store-types.js';
 
 export type WriteOp =
   | { op: 'createCall'; rec: CallRecord }
   | { op: 'updateCall'; sid: string; patch: Partial<CallRecord> }
-  | { op: 'appendEvents'; sid: string; events: SerializedCallEvent[] };
+  | { op: 'appendEvents'; sid: string; events: SerializedCallEvent[] }
+  | { op: 'createRecording'; rec: RecordingRecord }
+  | { op: 'updateRecording'; sid: string; patch: RecordingPatch };
 
 export type StoreOp =
   | WriteOp
@@ -37,6 +40,10 @@ export type StoreOp =
   | { op: 'listCalls'; q: CallListQuery }
   | { op: 'ensureAccount'; opts: { sid?: string; authToken?: string } }
   | { op: 'getAccount'; sid: string }
+  | { op: 'getRecording'; accountSid: string; sid: string }
+  | { op: 'listRecordings'; q: RecordingListQuery }
+  | { op: 'deleteRecording'; accountSid: string; sid: string }
+  | { op: 'listInProgressRecordings' }
   /** Resolves once everything sent before it is done. */
   | { op: 'barrier' }
   | { op: 'close' };
@@ -60,8 +67,11 @@ export interface WorkerInit {
   dataDir: string;
 }
 
+// A Record (not a list) so the compiler insists on every write op, and on nothing else.
+const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, createRecording: true, updateRecording: true };
+
 function isWrite(body: StoreOp): body is WriteOp {
-  return body.op === 'createCall' || body.op === 'updateCall' || body.op === 'appendEvents';
+  return Object.hasOwn(WRITE_OPS, body.op);
 }
 
 async function applyWrite(tx: Parameters<Parameters<SqlDatabase['transaction']>[0]>[0], w: WriteOp): Promise<void> {
@@ -72,6 +82,10 @@ async function applyWrite(tx: Parameters<Parameters<SqlDatabase['transaction']>[
       return patchCall(tx, w.sid, w.patch);
     case 'appendEvents':
       return insertEvents(tx, w.sid, w.events);
+    case 'createRecording':
+      return insertRecording(tx, w.rec);
+    case 'updateRecording':
+      return patchRecording(tx, w.sid, w.patch);
   }
 }
 
@@ -123,6 +137,18 @@ async function runOne(db: PGlite, r: StoreRequest): Promise<StoreResponse> {
         break;
       case 'getAccount':
         result = await selectAccount(sql, b.sid);
+        break;
+      case 'getRecording':
+        result = await selectRecording(sql, b.accountSid, b.sid);
+        break;
+      case 'listRecordings':
+        result = await selectRecordings(sql, b.q);
+        break;
+      case 'deleteRecording':
+        result = await removeRecording(sql, b.accountSid, b.sid);
+        break;
+      case 'listInProgressRecordings':
+        result = await selectInProgressRecordings(sql);
         break;
       case 'barrier':
         break;

@@ -1,5 +1,5 @@
 /**
- * Storage contracts: the call record, its event timeline and accounts. The call engine, the API
+ * Storage contracts: the call record, its event timeline, accounts and recordings. The call engine, the API
  * and the console depend only on these interfaces; `PgliteStore` is the embedded implementation
  * (a PostgreSQL-backed one for clustered mode can share its SQL).
  */
@@ -122,8 +122,95 @@ export interface AccountStore {
   getAccount(sid: string): Promise<Account | null>;
 }
 
+/**
+ * A recording's life: 'in-progress' while audio is written, then 'completed' (a playable file),
+ * 'absent' (nothing was recorded, e.g. silence trimmed to nothing; no file) or 'failed' (the
+ * file could not be written or recovered). Twilio's recording statuses plus 'failed', which its
+ * recordingStatusCallback uses.
+ */
+export type RecordingStatus = 'in-progress' | 'completed' | 'failed' | 'absent';
+
+export const RECORDING_STATUSES: readonly RecordingStatus[] = ['in-progress', 'completed', 'failed', 'absent'];
+
+/** What made the recording (Twilio's `source` values; Patchbay produces RecordVerb and DialVerb). */
+export type RecordingSource =
+  | 'RecordVerb'
+  | 'DialVerb'
+  | 'Conference'
+  | 'OutboundAPI'
+  | 'Trunking'
+  | 'StartCallRecordingAPI'
+  | 'StartConferenceRecordingAPI';
+
+export const RECORDING_SOURCES: readonly RecordingSource[] = [
+  'RecordVerb', 'DialVerb', 'Conference', 'OutboundAPI', 'Trunking', 'StartCallRecordingAPI', 'StartConferenceRecordingAPI',
+];
+
+export interface RecordingRecord {
+  /** `RE` + 32 hex. */
+  sid: string;
+  accountSid: string;
+  callSid: string;
+  status: RecordingStatus;
+  source: RecordingSource;
+  /** 1, or 2 for dual-channel Dial recordings. */
+  channels: 1 | 2;
+  sampleRate: number;
+  /** Whole seconds; null while in progress. */
+  durationSeconds: number | null;
+  /** ISO 8601: when recording began. */
+  startTime: string;
+  /** Relative to the data directory, forward slashes (see recording-paths.ts). */
+  filePath: string;
+  /** File size in bytes, header included; null while in progress or when there is no file. */
+  bytes: number | null;
+  /** Twilio error code when failed/absent, else null. */
+  errorCode: number | null;
+}
+
+export interface StoredRecordingRecord extends RecordingRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+/** Fields a recording may change after creation (its identity and owner never change). */
+export type RecordingPatch = Partial<Omit<RecordingRecord, 'sid' | 'accountSid' | 'callSid'>>;
+
+export interface RecordingListQuery {
+  accountSid: string;
+  callSid?: string;
+  /** 1–1000. */
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface RecordingPage {
+  recordings: StoredRecordingRecord[];
+  nextPageToken: string | null;
+}
+
+export interface RecordingStore {
+  /** Rejects with StoreError 'DUPLICATE_SID' if the SID exists, 'INVALID_RECORD' on a bad field. */
+  createRecording(rec: RecordingRecord): Promise<void>;
+  /** Rejects with StoreError 'RECORDING_NOT_FOUND' if no such recording. */
+  updateRecording(sid: string, patch: RecordingPatch): Promise<void>;
+  /** Null when the recording does not exist or belongs to another account. */
+  getRecording(accountSid: string, sid: string): Promise<StoredRecordingRecord | null>;
+  /** Newest first (startTime desc, sid desc), optionally one call's. Rejects 'INVALID_PAGE_TOKEN' / 'INVALID_QUERY'. */
+  listRecordings(q: RecordingListQuery): Promise<RecordingPage>;
+  /**
+   * Deletes the record (not the file: the caller owns files). False when it does not exist or
+   * belongs to another account; rejects with 'RECORDING_IN_PROGRESS' while it is being written.
+   */
+  deleteRecording(accountSid: string, sid: string): Promise<boolean>;
+  /** Every account's 'in-progress' recordings, oldest first: start-up recovery's input. */
+  listInProgressRecordings(): Promise<StoredRecordingRecord[]>;
+}
+
 export type StoreErrorCode =
   | 'CALL_NOT_FOUND'
+  | 'RECORDING_NOT_FOUND'
+  | 'RECORDING_IN_PROGRESS'
   | 'DUPLICATE_SID'
   | 'INVALID_PAGE_TOKEN'
   | 'INVALID_QUERY'

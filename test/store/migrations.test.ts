@@ -12,15 +12,31 @@ describe('runMigrations', () => {
       assert.deepEqual(await runMigrations(db), MIGRATIONS.map((m) => m.version));
       assert.deepEqual(await runMigrations(db), [], 'nothing left to apply');
       const tables = await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-      assert.deepEqual(tables.rows.map((r) => r.tablename), ['accounts', 'call_events', 'calls', 'patchbay_migrations']);
+      assert.deepEqual(tables.rows.map((r) => r.tablename), ['accounts', 'call_events', 'calls', 'patchbay_migrations', 'recordings']);
 
-      const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT * FROM no_such_table;' }];
-      await assert.rejects(runMigrations(db, broken), (e: unknown) => e instanceof StoreError && e.code === 'MIGRATION_FAILED' && /migration 2 \(broken\)/.test(e.message));
+      const next = Math.max(...MIGRATIONS.map((m) => m.version)) + 1;
+      const broken = [...MIGRATIONS, { version: next, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT * FROM no_such_table;' }];
+      await assert.rejects(runMigrations(db, broken), (e: unknown) => e instanceof StoreError && e.code === 'MIGRATION_FAILED' && e.message.includes(`migration ${next} (broken)`));
       const half = await db.query("SELECT 1 FROM pg_tables WHERE tablename = 'half_done'");
       assert.equal(half.rows.length, 0, 'the failed migration left nothing behind');
 
       await db.query("INSERT INTO patchbay_migrations (version, name) VALUES (99, 'from the future')");
       await assert.rejects(runMigrations(db), (e: unknown) => e instanceof StoreError && e.code === 'MIGRATION_FAILED' && /version 99 is newer/.test(e.message));
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('upgrades a version-1 database in place: existing calls stay, recordings appear', async () => {
+    const pg = await PGlite.create();
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version === 1)), [1]);
+      await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
+        VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
+      assert.deepEqual(await runMigrations(db), [2]);
+      assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
+      assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
     } finally {
       await pg.close();
     }
