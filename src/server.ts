@@ -17,6 +17,7 @@ import { MediaFetcher } from './media/media-fetcher.js';
 import { EspeakTts } from './speech/espeak-tts.js';
 import { CachedTts } from './speech/tts-cache.js';
 import { TelephonySpeech } from './speech/telephony-speech.js';
+import { RecognizerCatalog } from './speech/recognizer-catalog.js';
 import { WebhookClient } from './webhooks/webhook-client.js';
 import { StatusCallbackSender } from './webhooks/status-callback-sender.js';
 import { CallRegistry } from './calls/call-registry.js';
@@ -68,6 +69,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const tts = new CachedTts(new EspeakTts(), { cacheDir: join(config.dataDir, 'tts-cache') });
   const speech = new TelephonySpeech(tts);
   const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
+  const recognizers = new RecognizerCatalog([], 'pocketsphinx');
   const webhooks = new WebhookClient();
   const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
 
@@ -99,7 +101,14 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
         config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
     },
     registry,
-    { media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock }, speech, fetcher },
+    {
+      media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock },
+      speech,
+      fetcher,
+      recognizers,
+      // Partial results, recording status...: queued per call with the status callbacks, signed the same way.
+      callbacks: { send: (callSid, url, method, params) => statusSender.enqueue({ callSid, url, method, params, authToken: account.authToken }) },
+    },
     runner,
   );
 
@@ -140,6 +149,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     clock.stop();
     await http.close();
     await tts.close?.();
+    await recognizers.close();
     await store.close();
     logger.info('stopped');
   }

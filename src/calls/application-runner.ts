@@ -29,6 +29,13 @@ export interface InlineDocument {
   verbs: Verb[];
 }
 
+/** The next document to fetch, with the parameters a verb adds (Digits, SpeechResult, RecordingUrl...). */
+interface NextDocument {
+  url: string;
+  method: HttpMethod;
+  params?: Record<string, string>;
+}
+
 export const DEFAULT_APOLOGY = 'We are sorry, an application error has occurred. Goodbye.';
 
 function isAbort(err: unknown): boolean {
@@ -53,10 +60,10 @@ export class ApplicationRunner {
     }
   }
 
-  private async runFrom(call: Call, app: ApplicationTarget): Promise<void> {
-    let next: { url: string; method: HttpMethod } | null = { url: app.url, method: app.method };
+  private async runFrom(call: Call, app: ApplicationTarget, firstParams?: Record<string, string>): Promise<void> {
+    let next: NextDocument | null = { url: app.url, method: app.method, ...(firstParams ? { params: firstParams } : {}) };
     while (next && !call.ended) {
-      const doc = await this.fetch(call, next.url, next.method, {});
+      const doc = await this.fetch(call, next.url, next.method, next.params ?? {});
       let result: Extract<DocumentResult, { ok: true }>;
       if (doc.ok) {
         result = doc;
@@ -87,7 +94,7 @@ export class ApplicationRunner {
   }
 
   /** Runs verbs; returns the next document to fetch (Redirect) or null when the call is done. */
-  private async runVerbs(call: Call, verbs: Verb[], documentUrl: string | null, app: ApplicationTarget | null): Promise<{ url: string; method: HttpMethod } | null> {
+  private async runVerbs(call: Call, verbs: Verb[], documentUrl: string | null, app: ApplicationTarget | null): Promise<NextDocument | null> {
     for (const verb of verbs) {
       if (call.ended) return null;
       const startedAt = Date.now();
@@ -105,9 +112,9 @@ export class ApplicationRunner {
         case 'redirect':
           if (!app) {
             // Inline documents have no application to fall back on; a Redirect still works.
-            return this.runFrom(call, { url: outcome.url, method: outcome.method, fallbackUrl: null, fallbackMethod: 'POST' }).then(() => null);
+            return this.runFrom(call, { url: outcome.url, method: outcome.method, fallbackUrl: null, fallbackMethod: 'POST' }, outcome.params).then(() => null);
           }
-          return { url: outcome.url, method: outcome.method };
+          return { url: outcome.url, method: outcome.method, ...(outcome.params ? { params: outcome.params } : {}) };
       }
     }
     return null;

@@ -6,7 +6,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { CallControl, PlaybackOutcome } from '../verbs/call-control.js';
+import type { CallControl, PlaybackOutcome, RecognitionRequest } from '../verbs/call-control.js';
+import type { HttpMethod } from '../verbs/verb-model.js';
+import type { RecognitionEvents, RecognitionStream } from '../speech/speech-recognizer.js';
+import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
+import type { DtmfDigit } from './dtmf-input.js';
+import { CallMedia } from './call-media.js';
+import { parseDtmfInfo } from '../sip/dtmf-info.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { Responder } from '../sip/responses.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
@@ -29,11 +35,19 @@ export interface CallMediaDeps {
   clock: MediaClock;
 }
 
+/** Background requests to the app (signed, queued per call, responses ignored). */
+export interface AppCallbacks {
+  send(callSid: string, url: string, method: HttpMethod, params: Record<string, string>): void;
+}
+
 export interface CallDeps {
   media: CallMediaDeps;
   speech: TelephonySpeech;
   fetcher: MediaFetcher;
+  recognizers: RecognizerCatalog;
+  callbacks: AppCallbacks;
 }
+
 
 export interface CallInfo {
   sid: string;
@@ -69,7 +83,9 @@ export class Call extends EventEmitter implements CallControl {
 
   /** Aborted when the call ends, whatever ended it. */
   private readonly lifetime = new AbortController();
-  private rtp: RtpSession | null = null;
+  private media: CallMedia | null = null;
+  private readonly digitListeners = new Set<(digit: string) => void>();
+  private readonly keyDownListeners = new Set<() => void>();
   private dialog: Dialog | null = null;
   private answering: Promise<void> | null = null;
   private readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
@@ -179,16 +195,22 @@ export class Call extends EventEmitter implements CallControl {
       await rtp.close();
       throw new CallEndedError(this.sid);
     }
-    this.rtp = rtp;
     const offer = this.invite.request.body.toString('latin1');
     const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
     if (!result.ok) {
       // Checked when the INVITE arrived, so this only happens if the offer changed under us.
+      await rtp.close();
       this.invite.respond(488, { reason: result.reason });
       await this.finish({ type: 'fail' }, 488, 'no-common-codec');
       throw new CallEndedError(this.sid);
     }
-    rtp.configure(result.audio);
+    this.media = new CallMedia(rtp, result.audio, {
+      digit: (d) => this.onCallerDigit(d),
+      keyDown: () => {
+        for (const listener of [...this.keyDownListeners]) listener();
+      },
+      sent: (digit, method) => this.note('dtmf.out', { digit, method }),
+    });
     this.lastLocalSdp = result.answer;
     const dialog = this.invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
     if (!dialog) {
@@ -219,23 +241,41 @@ export class Call extends EventEmitter implements CallControl {
       void this.sendByeAndFinish('ack-timeout');
     });
     dialog.on('reinvite', (req, respond) => this.onReinvite(req, respond));
+    dialog.on('info', (req, respond) => this.onInfo(req, respond));
+  }
+
+  private onCallerDigit(d: DtmfDigit): void {
+    this.note('dtmf', { digit: d.digit, source: d.source, ...(d.durationMs !== null ? { durationMs: d.durationMs } : {}) });
+    for (const listener of [...this.digitListeners]) listener(d.digit);
+  }
+
+  /** SIP INFO DTMF (application/dtmf-relay, application/dtmf); other INFO packages are refused with 415. */
+  private onInfo(req: SipRequest, respond: Responder): void {
+    const type = req.headers.get('content-type') ?? '';
+    const info = parseDtmfInfo(type, req.body);
+    if (!info) {
+      this.note('sip.in', { method: 'INFO', contentType: type, result: 415 });
+      return respond(415, { headers: [{ name: 'Accept', value: 'application/dtmf-relay, application/dtmf' }] });
+    }
+    respond(200);
+    this.media?.pushInfoDigit(info.digit, info.durationMs);
   }
 
   /** RFC 3264 §8: a re-INVITE may move the media (new address) or hold/resume it. */
   private onReinvite(req: SipRequest, respond: Responder): void {
-    const rtp = this.rtp;
-    if (!rtp) return respond(500);
+    const media = this.media;
+    if (!media) return respond(500);
     if (req.body.length === 0) {
       // Offerless re-INVITE: our 200 carries an offer (the previous description); the ACK answers it.
       return respond(200, { body: Buffer.from(this.lastLocalSdp ?? '', 'latin1'), contentType: 'application/sdp' });
     }
     this.sdpVersion++;
-    const result = answerOffer(req.body.toString('latin1'), { address: this.deps.media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    const result = answerOffer(req.body.toString('latin1'), { address: this.deps.media.publicAddress, port: media.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
     if (!result.ok) {
       this.note('sip.in', { method: 'INVITE', reinvite: true, result: 488 });
       return respond(488, { reason: result.reason });
     }
-    rtp.configure(result.audio);
+    media.configure(result.audio);
     this.lastLocalSdp = result.answer;
     this.note('sip.in', { method: 'INVITE', reinvite: true, direction: result.audio.direction, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}` });
     respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
@@ -296,11 +336,13 @@ export class Call extends EventEmitter implements CallControl {
     this.endReason = reason;
     this.move(input);
     this.lifetime.abort(new CallEndedError(this.sid));
-    const rtp = this.rtp;
-    this.rtp = null;
-    if (rtp) {
-      this.note('media', { ...rtp.stats() });
-      await rtp.close().catch((err: unknown) => this.note('error', { message: `closing RTP: ${(err as Error).message}` }));
+    const media = this.media;
+    this.media = null;
+    this.digitListeners.clear();
+    this.keyDownListeners.clear();
+    if (media) {
+      this.note('media', { ...media.stats() });
+      await media.close().catch((err: unknown) => this.note('error', { message: `closing RTP: ${(err as Error).message}` }));
     }
     this.emit('ended', this);
     this.resolveEnded();
@@ -308,9 +350,9 @@ export class Call extends EventEmitter implements CallControl {
 
   async play(samples: Int16Array, signal: AbortSignal): Promise<PlaybackOutcome> {
     await this.answer();
-    const rtp = this.rtp;
-    if (!rtp || this.ended) throw new CallEndedError(this.sid);
-    return rtp.output.play(samples, AbortSignal.any([signal, this.lifetime.signal]));
+    const media = this.media;
+    if (!media || this.ended) throw new CallEndedError(this.sid);
+    return media.play(samples, AbortSignal.any([signal, this.lifetime.signal]));
   }
 
   synthesize(text: string, voice: string, language: string, signal: AbortSignal): Promise<Int16Array> {
@@ -342,5 +384,54 @@ export class Call extends EventEmitter implements CallControl {
       };
       all.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  onDigit(listener: (digit: string) => void, onKeyDown?: () => void): () => void {
+    this.digitListeners.add(listener);
+    if (onKeyDown) this.keyDownListeners.add(onKeyDown);
+    return () => {
+      this.digitListeners.delete(listener);
+      if (onKeyDown) this.keyDownListeners.delete(onKeyDown);
+    };
+  }
+
+  onAudio(listener: (samples: Int16Array) => void): () => void {
+    return this.media?.onAudio(listener) ?? (() => undefined);
+  }
+
+  async sendDigits(digits: string, signal: AbortSignal): Promise<void> {
+    await this.answer();
+    const all = AbortSignal.any([signal, this.lifetime.signal]);
+    for (const key of digits) {
+      if (all.aborted) throw all.reason;
+      if (key === 'w' || key === 'W') {
+        await this.sleep(key === 'w' ? 500 : 1000, all);
+        continue;
+      }
+      const media = this.media;
+      if (!media) throw new CallEndedError(this.sid);
+      await media.sendDigit(key, all, (ms, sig) => this.sleep(ms, sig));
+    }
+  }
+
+  async recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream> {
+    const choice = this.deps.recognizers.choose(request.speechModel, this.info.accountSid);
+    if (choice.substitutedFor) this.note('verb.warning', { message: `speech model "${choice.substitutedFor}" is not configured; using ${choice.recognizer.name}` });
+    return choice.recognizer.open(
+      {
+        language: request.language,
+        hints: request.hints,
+        sampleRate: 8000,
+        ...(choice.model !== undefined ? { model: choice.model } : {}),
+        interimResults: request.interimResults,
+        profanityFilter: request.profanityFilter,
+      },
+      events,
+      AbortSignal.any([signal, this.lifetime.signal]),
+    );
+  }
+
+  sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void {
+    this.deps.callbacks.send(this.sid, url, method, { ...this.webhookParams(), ...params });
   }
 }

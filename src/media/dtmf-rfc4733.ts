@@ -122,6 +122,11 @@ export class TelephoneEventReceiver {
     this.now = options.now ?? (() => performance.now());
   }
 
+  /** True while an event has started and not yet finished. */
+  get pending(): boolean {
+    return this.active !== null;
+  }
+
   /** Feed one telephone-event RTP packet. Returns the digits finished by it (usually 0 or 1). */
   push(rtpTimestamp: number, marker: boolean, payload: Buffer): TelephoneEventDigit[] {
     const ev = parseTelephoneEvent(payload);

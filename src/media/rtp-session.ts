@@ -28,6 +28,7 @@ import type { PortAllocator } from './port-allocator.js';
 import { compactNtp, marshalRtcp, ntpFromUnixMs, parseRtcp, RtcpError, SDES_CNAME, type ReceptionReport, type RtcpPacket } from './rtcp.js';
 import { looksLikeRtcp, RTP_HEADER_SIZE, RtpPacket, RtpPacketError, writeRtpHeader } from './rtp-packet.js';
 import { RtpReceiveStats } from './rtp-receive-stats.js';
+import { TelephoneEventOutput } from './telephone-event-output.js';
 
 export interface RtpSessionOptions {
   bindAddress: string;
@@ -113,6 +114,8 @@ function isNullAddress(address: string): boolean {
 export class RtpSession extends EventEmitter<RtpSessionEvents> {
   readonly localPort: number;
   readonly output = new AudioOutput();
+  /** RFC 4733 digits to send; they replace the audio frame of the ticks they go out on. */
+  readonly telephoneEvents: TelephoneEventOutput;
   /** Our synchronisation source identifier (§8: chosen at random). */
   readonly ssrc = randomInt(0, 0x100000000);
   readonly cname: string;
@@ -125,6 +128,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private readonly pcm: Int16Array;
   private readonly packet: Buffer;
   private readonly payload: Buffer;
+  private readonly eventPacket = Buffer.alloc(RTP_HEADER_SIZE + 4);
   private silence: Buffer;
   private audio: NegotiatedAudio | null = null;
   private sending = false;
@@ -156,6 +160,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.now = opts.now ?? (() => performance.now());
     this.cname = `patchbay-${this.ssrc.toString(16)}`;
     this.samplesPerFrame = Math.round((8000 * opts.clock.frameMs) / 1000);
+    this.telephoneEvents = new TelephoneEventOutput(opts.clock.frameMs);
     this.pcm = new Int16Array(this.samplesPerFrame);
     this.packet = Buffer.alloc(RTP_HEADER_SIZE + this.samplesPerFrame);
     this.payload = this.packet.subarray(RTP_HEADER_SIZE);
@@ -197,6 +202,11 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   /** Where RTP currently goes (after symmetric-RTP latching). */
   get remote(): { address: string; port: number } | null {
     return this.remoteAddress ? { address: this.remoteAddress, port: this.remotePort } : null;
+  }
+
+  /** True when the far end negotiated telephone-event, so digits can go out as RFC 4733 events. */
+  get canSendTelephoneEvents(): boolean {
+    return this.audio?.telephoneEventPayloadType != null;
   }
 
   /** Apply an offer/answer result; called again on every re-INVITE (new address, hold, resume). */
@@ -244,6 +254,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.output.clear();
+    this.telephoneEvents.clear();
     if (this.audio && this.rtcpPort > 0 && !isNullAddress(this.rtcpAddress)) {
       const bye = marshalRtcp([...this.buildReport(), { type: 'bye', sources: [this.ssrc] }]);
       await new Promise<void>((resolve) => {
@@ -272,7 +283,10 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     const hasAudio = this.output.pullFrame(this.pcm);
     if (this.nextRtcpTick < 0) this.nextRtcpTick = tick + this.rtcpIntervalTicks();
     else if (tick >= this.nextRtcpTick) this.sendRtcpReport(tick);
+    const tePt = audio.telephoneEventPayloadType;
+    const event = tePt !== null ? this.telephoneEvents.next(this.timestamp) : null;
     if (!this.sending) return;
+    if (event && tePt !== null) return this.sendTelephoneEvent(event, tePt);
     if (hasAudio) encodeFrame(this.pcm, audio.codec, this.payload);
     else this.silence.copy(this.payload);
     writeRtpHeader(this.packet, this.marker, audio.payloadType, this.seq, this.timestamp, this.ssrc);
@@ -285,6 +299,16 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.counters.bytesSent += this.samplesPerFrame;
     this.sentSinceReport = true;
     this.lastSendLatenessMs = this.opts.clock.lastLatenessMs;
+  }
+
+  private sendTelephoneEvent(event: { payload: Buffer; marker: boolean; timestamp: number }, payloadType: number): void {
+    writeRtpHeader(this.eventPacket, event.marker, payloadType, this.seq, event.timestamp, this.ssrc);
+    event.payload.copy(this.eventPacket, RTP_HEADER_SIZE);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.rtpSocket.send(this.eventPacket, this.remotePort, this.remoteAddress);
+    this.counters.packetsSent++;
+    this.counters.bytesSent += 4;
+    this.sentSinceReport = true;
   }
 
   private rtcpIntervalTicks(): number {

@@ -3,7 +3,20 @@
  * executors never see SIP, RTP or storage, only these operations. Every long operation takes the
  * verb's AbortSignal: hangup, a REST redirect or barge-in abort the running verb the same way.
  */
+import type { RecognitionEvents, RecognitionStream } from '../speech/speech-recognizer.js';
+import type { HttpMethod } from './verb-model.js';
+
 export type PlaybackOutcome = 'finished' | 'aborted' | 'cleared';
+
+/** What a verb asks of speech recognition; the call picks the engine (account default or `speechModel`). */
+export interface RecognitionRequest {
+  language: string;
+  hints: readonly string[];
+  /** Twilio's speechModel (`default`, `phone_call`, `deepgram_nova-3`, `pocketsphinx`...). */
+  speechModel: string;
+  profanityFilter: boolean;
+  interimResults: boolean;
+}
 
 export interface CallControl {
   /** True once the call has been answered (200 OK sent). */
@@ -22,6 +35,23 @@ export interface CallControl {
   loadMedia(url: string, signal: AbortSignal): Promise<Int16Array>;
   /** Waits `ms` milliseconds of call time; rejects with an AbortError when the signal fires. */
   sleep(ms: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Calls `listener` for each DTMF key the caller presses from now on (RFC 4733, INFO or in-band),
+   * and `onKeyDown` as soon as a key starts (before its digit is known to be complete), so prompts
+   * can stop at once. Returns an unsubscribe.
+   */
+  onDigit(listener: (digit: string) => void, onKeyDown?: () => void): () => void;
+  /** Calls `listener` with each frame of the caller's audio (8 kHz mono PCM) from now on; returns an unsubscribe. */
+  onAudio(listener: (samples: Int16Array) => void): () => void;
+  /** Sends DTMF to the caller (RFC 4733 when negotiated, tones otherwise); `w` waits 0.5 s, `W` 1 s. */
+  sendDigits(digits: string, signal: AbortSignal): Promise<void>;
+  /** Opens a speech-recognition stream for the caller's audio (8 kHz); rejects with an SttError. */
+  recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream>;
+  /**
+   * A signed request to the app in the background (partial results, recording status...), carrying
+   * the call's standard parameters plus `params`; the response is ignored.
+   */
+  sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void;
   /** Records a timeline event on the call (verb details, warnings). */
   note(type: string, detail: Record<string, unknown>): void;
 }

@@ -33,6 +33,15 @@ const PROPERTY_CODES: Readonly<Record<string, Readonly<Record<string, number>>>>
   pause: { length: VerbErrorCode.PauseLength },
   reject: { reason: VerbErrorCode.RejectReason },
   redirect: { url: VerbErrorCode.InvalidUrl, method: VerbErrorCode.RedirectMethod },
+  gather: {
+    action: VerbErrorCode.InvalidUrl,
+    method: VerbErrorCode.GatherMethod,
+    timeout: VerbErrorCode.GatherTimeout,
+    speechTimeout: VerbErrorCode.GatherSpeechTimeout,
+    finishOnKey: VerbErrorCode.GatherFinishOnKey,
+    numDigits: VerbErrorCode.GatherNumDigits,
+    prompts: VerbErrorCode.GatherNestedVerb,
+  },
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -86,6 +95,17 @@ function readOne(item: unknown, index: number, warnings: VerbWarning[]): Verb | 
     const spoken = readSsmlFragment(attrs.ssml);
     attrs.text = spoken.text;
     if (spoken.ssml !== undefined) raw.ssml = spoken.ssml;
+  }
+  if (spec.children === 'verbs' && Array.isArray(attrs.prompts)) {
+    raw.children = [];
+    for (const nested of attrs.prompts as unknown[]) {
+      const nestedName = isObject(nested) ? nested.verb : undefined;
+      if (typeof nestedName !== 'string' || !spec.nestable?.some((n) => n === nestedName)) {
+        throw new VerbDocumentError(spec.nestingCode ?? VerbErrorCode.Schema, `"${name}" (verb ${index + 1}): "${String(nestedName)}" cannot be a prompt of "${name}"`);
+      }
+      const verb = readOne(nested, index, warnings);
+      if (verb) raw.children.push(verb);
+    }
   }
   return buildVerb(spec, raw, { format: 'json', index, warnings });
 }

@@ -200,16 +200,44 @@ export function readTwiml(xml: string): VerbDocument {
     }
     const spec = SPECS_BY_TWIML.get(tag);
     if (!spec) throw unknownVerb(tag);
-    const children = childrenOf(node, tag);
-    const label = `<${tag}> (verb ${index + 1})`;
-    const content = spec.children === 'ssml' ? readSsmlContent(children, label) : { text: readPlainContent(children, spec) };
-    const verb = buildVerb(
-      spec,
-      { attrs: attributesOf(node), content: content.text, ...(content.ssml !== undefined ? { ssml: content.ssml } : {}) },
-      { format: 'twiml', index, warnings },
-    );
+    const verb = readVerbElement(node, tag, spec, index, warnings);
     if (verb) verbs.push(verb);
     index++;
   }
   return { verbs, warnings };
+}
+
+function readVerbElement(node: XmlNode, tag: string, spec: VerbSpec, index: number, warnings: VerbWarning[]): Verb | null {
+  const children = childrenOf(node, tag);
+  const label = `<${tag}> (verb ${index + 1})`;
+  if (spec.children === 'verbs') {
+    const nested = readNestedVerbs(children, spec, label, index, warnings);
+    return buildVerb(spec, { attrs: attributesOf(node), children: nested }, { format: 'twiml', index, warnings });
+  }
+  const content = spec.children === 'ssml' ? readSsmlContent(children, label) : { text: readPlainContent(children, spec) };
+  return buildVerb(
+    spec,
+    { attrs: attributesOf(node), content: content.text, ...(content.ssml !== undefined ? { ssml: content.ssml } : {}) },
+    { format: 'twiml', index, warnings },
+  );
+}
+
+/** Verbs nested in a verb (`<Gather><Say/><Play/></Gather>`): only the spec's `nestable` ones. */
+function readNestedVerbs(nodes: XmlNode[], parent: VerbSpec, label: string, index: number, warnings: VerbWarning[]): Verb[] {
+  const out: Verb[] = [];
+  for (const node of nodes) {
+    const tag = tagOf(node);
+    const literal = textOf(node, tag);
+    if (literal !== undefined) {
+      if (literal.trim() !== '') warnings.push({ code: VerbErrorCode.Schema, message: `${label}: text ignored: "${literal.trim().slice(0, 40)}"`, verbIndex: index });
+      continue;
+    }
+    const spec = SPECS_BY_TWIML.get(tag);
+    if (!spec || !parent.nestable?.includes(spec.json)) {
+      throw new VerbDocumentError(parent.nestingCode ?? VerbErrorCode.Schema, `${label}: <${tag}> cannot be nested in <${parent.twiml}>`);
+    }
+    const verb = readVerbElement(node, tag, spec, index, warnings);
+    if (verb) out.push(verb);
+  }
+  return out;
 }

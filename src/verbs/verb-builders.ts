@@ -5,115 +5,27 @@
  * defaults, the same limits and the same Twilio error codes. TwiML hands over strings; JSON hands
  * over typed values already checked by the JSON Schema; every parser below accepts both.
  */
+import { DEFAULTS } from './verb-model.js';
+import { VerbErrorCode } from './verb-errors.js';
+import type { BuildContext, RawValue, RawVerb, VerbSpec } from './verb-spec.js';
+import type { Verb } from './verb-model.js';
+import { gatherSpec } from './gather-builder.js';
 import {
-  DEFAULTS,
-  MAX_LOOP,
-  type HttpMethod,
-  type Verb,
-  type VerbName,
-  type VerbWarning,
-} from './verb-model.js';
-import { VerbDocumentError, VerbErrorCode } from './verb-errors.js';
+  DIGITS_PATTERN,
+  LANGUAGE_PATTERN,
+  MAX_PAUSE_SECONDS,
+  VOICE_PATTERN,
+  checkUrlReference,
+  fail,
+  parseCount,
+  parseLoop,
+  parseMethod,
+  parseString,
+  where,
+} from './attribute-parsers.js';
 
-export type RawValue = string | number | boolean | null | undefined | object;
-
-export interface RawVerb {
-  /** Attributes (TwiML) or properties other than `verb` (JSON), as found. */
-  attrs: Record<string, RawValue>;
-  /** TwiML only: the element's text content (flattened when it had SSML children). */
-  content?: string;
-  /** Canonical SSML fragment when the `<Say>` text had markup (TwiML children or JSON `ssml`). */
-  ssml?: string;
-}
-
-export interface BuildContext {
-  format: 'twiml' | 'json';
-  /** Position of the verb in its document, for messages and warnings. */
-  index: number;
-  warnings: VerbWarning[];
-}
-
-export interface VerbSpec {
-  twiml: string;
-  json: VerbName;
-  /** Attribute names, identical in TwiML and JSON (camelCase). */
-  attributes: readonly string[];
-  /** Model field filled by the TwiML text content; in JSON it is a property of that name. */
-  content?: 'text' | 'url';
-  /** Child elements allowed in TwiML. */
-  children: 'none' | 'ssml';
-  /** Builds the verb, or returns null when it is dropped with a warning (empty `<Say>`). */
-  build(values: Record<string, RawValue>, raw: RawVerb, ctx: BuildContext): Verb | null;
-}
-
-/** Twilio's documented voices plus `<Provider>.<Voice>` names (Polly.Joanna, Google.en-US-Neural2-A...). */
-const VOICE_PATTERN = /^(man|woman|alice|[A-Za-z][A-Za-z0-9]*\.[A-Za-z0-9][A-Za-z0-9_.-]*)$/;
-const LANGUAGE_PATTERN = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/;
-const DIGITS_PATTERN = /^[0-9A-D*#wW]+$/;
-/** Longest accepted `<Pause>`: four hours, Twilio's maximum call duration. */
-export const MAX_PAUSE_SECONDS = 14_400;
-
-function where(ctx: BuildContext, spec: string): string {
-  return `${ctx.format === 'twiml' ? `<${spec}>` : `"${spec.toLowerCase()}"`} (verb ${ctx.index + 1})`;
-}
-
-function fail(code: number, message: string): never {
-  throw new VerbDocumentError(code, message);
-}
-
-/** Non-negative integer from a TwiML string or a JSON number; undefined when absent. */
-function parseCount(value: RawValue): number | undefined | null {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  if (typeof value === 'string' && /^\s*\d{1,9}\s*$/.test(value)) return Number(value);
-  return null;
-}
-
-function parseLoop(value: RawValue, code: number, label: string, ctx: BuildContext): number {
-  const n = parseCount(value);
-  if (n === undefined) return DEFAULTS.loop;
-  if (n === null) fail(code, `${label}: loop must be an integer >= 0, got ${JSON.stringify(value)}`);
-  if (n > MAX_LOOP) {
-    ctx.warnings.push({ code, message: `${label}: loop ${n} capped at ${MAX_LOOP}`, verbIndex: ctx.index });
-    return MAX_LOOP;
-  }
-  return n;
-}
-
-function parseString(value: RawValue, code: number, label: string, name: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') fail(code, `${label}: ${name} must be a string`);
-  return value.trim();
-}
-
-function parseMethod(value: RawValue, code: number, label: string): HttpMethod {
-  const s = parseString(value, code, label, 'method');
-  if (s === undefined) return DEFAULTS.redirectMethod;
-  // HTTP method names are conventionally upper case, but apps write "get"/"post" too.
-  const upper = s.toUpperCase();
-  if (upper !== 'GET' && upper !== 'POST') fail(code, `${label}: method must be GET or POST, got "${s}"`);
-  return upper;
-}
-
-/**
- * A URL reference as written: absolute http(s) or relative (resolved later against the document
- * URL). Anything else is Twilio's 11100 "Invalid URL format".
- */
-export function checkUrlReference(value: string, label: string): string {
-  const url = value.trim();
-  if (url === '') fail(VerbErrorCode.InvalidUrl, `${label}: URL is empty`);
-  if (/\s/.test(url)) fail(VerbErrorCode.InvalidUrl, `${label}: URL contains whitespace: "${url}"`);
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
-  if (scheme !== undefined && scheme !== 'http' && scheme !== 'https') {
-    fail(VerbErrorCode.InvalidUrl, `${label}: only http and https URLs are supported, got "${url}"`);
-  }
-  try {
-    new URL(url, 'http://document.invalid/');
-  } catch {
-    fail(VerbErrorCode.InvalidUrl, `${label}: invalid URL "${url}"`);
-  }
-  return url;
-}
+export type { BuildContext, RawValue, RawVerb, VerbSpec } from './verb-spec.js';
+export { checkUrlReference, MAX_PAUSE_SECONDS } from './attribute-parsers.js';
 
 const say: VerbSpec = {
   twiml: 'Say',
@@ -214,7 +126,7 @@ const redirect: VerbSpec = {
   },
 };
 
-const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect];
+const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec];
 export const SPECS_BY_TWIML: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.twiml, s]));
 export const SPECS_BY_JSON: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.json, s]));
 
@@ -226,8 +138,10 @@ export function buildVerb(spec: VerbSpec, raw: RawVerb, ctx: BuildContext): Verb
   const allowed = new Set<string>(spec.attributes);
   if (ctx.format === 'json' && spec.content) allowed.add(spec.content);
   if (ctx.format === 'json' && spec.children === 'ssml') allowed.add('ssml');
+  if (ctx.format === 'json' && spec.children === 'verbs') allowed.add('prompts');
   const values: Record<string, RawValue> = {};
   for (const [name, value] of Object.entries(raw.attrs)) {
+    if (name === 'prompts' && allowed.has(name)) continue; // built by the reader into raw.children
     if (allowed.has(name)) values[name] = value;
     else ctx.warnings.push({ code: VerbErrorCode.Schema, message: `${where(ctx, spec.twiml)}: unknown ${ctx.format === 'twiml' ? 'attribute' : 'property'} "${name}" ignored`, verbIndex: ctx.index });
   }

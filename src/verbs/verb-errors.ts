@@ -12,6 +12,12 @@ export const VerbErrorCode = {
   InvalidRoot: 12102,
   /** Schema validation: unknown verb, verb not supported yet, bad nesting, bad value without a more specific code. */
   Schema: 12200,
+  GatherFinishOnKey: 13310,
+  GatherMethod: 13312,
+  GatherTimeout: 13313,
+  GatherNumDigits: 13314,
+  GatherNestedVerb: 13320,
+  GatherSpeechTimeout: 13327,
   PlayLoop: 13410,
   SayLoop: 13510,
   SayVoice: 13511,
@@ -19,6 +25,11 @@ export const VerbErrorCode = {
   RedirectMethod: 13710,
   RejectReason: 13810,
   PauseLength: 13910,
+  /**
+   * Patchbay's own codes (82xxx, outside Twilio's catalogue) for failures Twilio has no code for:
+   * a speech recognizer that is down, refuses its credentials or fails mid-stream.
+   */
+  SpeechRecognitionFailed: 82001,
 } as const;
 
 export class VerbDocumentError extends Error {

@@ -58,7 +58,41 @@ export interface RedirectVerb {
   method: HttpMethod;
 }
 
-export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb;
+export type GatherInput = 'dtmf' | 'speech';
+
+/** What `<Gather>` may nest: prompts that stop when the caller starts answering (barge-in). */
+export type PromptVerb = SayVerb | PlayVerb | PauseVerb;
+
+export interface GatherVerb {
+  verb: 'gather';
+  /** Where the result goes, as written; null = the current document's URL (Twilio's default). */
+  action: string | null;
+  method: HttpMethod;
+  /** Which inputs end the gather; non-empty. */
+  input: GatherInput[];
+  /** Seconds to wait for input after the prompts (and between digits). */
+  timeout: number;
+  /** Seconds of silence that end speech, `auto` (end at the first pause), or null = `timeout`. */
+  speechTimeout: number | 'auto' | null;
+  /** Key that submits the digits; '' = none. */
+  finishOnKey: string;
+  /** Digits that end the gather by themselves; null = unlimited. */
+  numDigits: number | null;
+  actionOnEmptyResult: boolean;
+  partialResultCallback: string | null;
+  partialResultCallbackMethod: HttpMethod;
+  language: string;
+  hints: string[];
+  speechModel: string;
+  profanityFilter: boolean;
+  /** Caller input stops the prompts (Twilio's default). */
+  bargeIn: boolean;
+  /** Longest speech accepted, seconds. */
+  maxSpeechTime: number;
+  prompts: PromptVerb[];
+}
+
+export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb;
 export type VerbName = Verb['verb'];
 
 /** A non-fatal problem found while reading (Twilio logs these as debugger warnings). */
@@ -82,6 +116,10 @@ export const DEFAULTS = {
   pauseLength: 1,
   rejectReason: 'rejected',
   redirectMethod: 'POST',
+  gatherTimeout: 5,
+  finishOnKey: '#',
+  speechModel: 'default',
+  maxSpeechTime: 60,
 } as const;
 
 /**
@@ -90,7 +128,6 @@ export const DEFAULTS = {
  * "unknown verb", so apps get an honest message. Later issues delete entries as verbs land.
  */
 export const PENDING_VERBS: Readonly<Record<string, string>> = {
-  Gather: 'gather',
   Record: 'record',
   Dial: 'dial',
   Start: 'start',

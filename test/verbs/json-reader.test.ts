@@ -122,7 +122,10 @@ describe('TwiML and JSON produce the same model', () => {
       ['<Response><Say loop="-2">x</Say></Response>', [{ verb: 'say', text: 'x', loop: -2 }]],
       ['<Response><Pause length="0"/></Response>', [{ verb: 'pause', length: 0 }]],
       ['<Response><Reject reason="later"/></Response>', [{ verb: 'reject', reason: 'later' }]],
-      ['<Response><Gather/></Response>', [{ verb: 'gather' }]],
+      ['<Response><Dial/></Response>', [{ verb: 'dial' }]],
+      ['<Response><Gather finishOnKey="ab"/></Response>', [{ verb: 'gather', finishOnKey: 'ab' }]],
+      ['<Response><Gather><Hangup/></Gather></Response>', [{ verb: 'gather', prompts: [{ verb: 'hangup' }] }]],
+      ['<Response><Gather numDigits="0"/></Response>', [{ verb: 'gather', numDigits: 0 }]],
       ['<Response><Play/></Response>', [{ verb: 'play' }]],
     ];
     for (const [xml, json] of mistakes) {

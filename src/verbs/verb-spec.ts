@@ -1,0 +1,42 @@
+/**
+ * The shape of a verb's specification: what both readers hand over (raw attributes, text content,
+ * nested verbs) and how a spec turns that into the typed model. Each verb's spec lives in
+ * verb-builders.ts or its own file (gather-builder.ts, record-builder.ts).
+ */
+import type { Verb, VerbName, VerbWarning } from './verb-model.js';
+
+export type RawValue = string | number | boolean | null | undefined | object;
+
+export interface RawVerb {
+  /** Attributes (TwiML) or properties other than `verb` (JSON), as found. */
+  attrs: Record<string, RawValue>;
+  /** TwiML only: the element's text content (flattened when it had SSML children). */
+  content?: string;
+  /** Canonical SSML fragment when the `<Say>` text had markup (TwiML children or JSON `ssml`). */
+  ssml?: string;
+  /** Nested verbs already built by the reader (`<Gather>`'s prompts). */
+  children?: Verb[];
+}
+
+export interface BuildContext {
+  format: 'twiml' | 'json';
+  /** Position of the verb in its document, for messages and warnings. */
+  index: number;
+  warnings: VerbWarning[];
+}
+
+export interface VerbSpec {
+  twiml: string;
+  json: VerbName;
+  /** Attribute names, identical in TwiML and JSON (camelCase). */
+  attributes: readonly string[];
+  /** Model field filled by the TwiML text content; in JSON it is a property of that name. */
+  content?: 'text' | 'url';
+  /** Child elements allowed in TwiML: none, SSML markup (`<Say>`), or nested verbs (JSON: a `prompts` array). */
+  children: 'none' | 'ssml' | 'verbs';
+  /** For `children: 'verbs'`: the verbs that may be nested (others are error `nestingCode`). */
+  nestable?: readonly VerbName[];
+  nestingCode?: number;
+  /** Builds the verb, or returns null when it is dropped with a warning (empty `<Say>`). */
+  build(values: Record<string, RawValue>, raw: RawVerb, ctx: BuildContext): Verb | null;
+}
