@@ -182,7 +182,8 @@ class OpenAiStream implements RecognitionStream {
 
   private form(wav: Buffer): FormData {
     const form = new FormData();
-    form.append('file', new Blob([wav], { type: 'audio/wav' }), 'audio.wav');
+    // A plain ArrayBuffer-backed copy: Blob's types reject a Buffer that might sit on shared memory.
+    form.append('file', new Blob([new Uint8Array(wav)], { type: 'audio/wav' }), 'audio.wav');
     form.append('model', this.config.model);
     form.append('response_format', 'json');
     const language = iso639_1(this.options.language);

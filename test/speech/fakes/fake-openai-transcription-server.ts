@@ -81,7 +81,7 @@ export class FakeOpenAiTranscriptionServer extends EventEmitter {
     const recorded: RecordedTranscriptionRequest = { method, path, headers, fields: [], file: undefined };
     if (method === 'POST' && /^multipart\/form-data/.test(headers['content-type'] ?? '')) {
       // The platform's own multipart parser (undici), so the form is read as a real server would.
-      const form = await new Request('http://fake/', { method: 'POST', headers: { 'content-type': headers['content-type']! }, body }).formData();
+      const form = await new Request('http://fake/', { method: 'POST', headers: { 'content-type': headers['content-type']! }, body: new Uint8Array(body) }).formData();
       for (const [name, value] of form) {
         if (typeof value === 'string') recorded.fields.push([name, value]);
         else recorded.file = { name: value.name, type: value.type, bytes: Buffer.from(await value.arrayBuffer()) };
