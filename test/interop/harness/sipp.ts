@@ -5,13 +5,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SCENARIOS = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'scenarios');
 
 export interface SippOptions {
-  scenario: string; // file name in test/interop/scenarios
+  scenario: string; // file name in test/interop/scenarios, or an absolute path (generated scenarios)
   target: string; // host:port
   calls: number; // -m
   rate?: number; // calls per second (-r)
@@ -41,7 +41,7 @@ export async function runSipp(opts: SippOptions): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const args = [
     opts.target,
-    '-sf', join(SCENARIOS, opts.scenario),
+    '-sf', isAbsolute(opts.scenario) ? opts.scenario : join(SCENARIOS, opts.scenario),
     '-i', '127.0.0.1',
     '-p', String(opts.localPort ?? 0),
     '-mi', '127.0.0.1',
