@@ -49,11 +49,20 @@ export async function* postForAudio(req: AudioPost): AsyncGenerator<Uint8Array> 
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     arm('answer');
+    const send = (): Promise<Response> =>
+      fetch(req.url, { method: 'POST', headers: req.headers, body: JSON.stringify(req.body), signal: controller.signal });
     let res: Response;
     try {
-      res = await fetch(req.url, { method: 'POST', headers: req.headers, body: JSON.stringify(req.body), signal: controller.signal });
-    } catch (err) {
-      throw failure(err, 'request');
+      res = await send();
+    } catch (first) {
+      // A pooled keep-alive connection the server has just closed fails before anything was sent
+      // back; synthesis is idempotent, so one immediate retry on a fresh connection is safe.
+      if (controller.signal.aborted) throw failure(first, 'request');
+      try {
+        res = await send();
+      } catch (err) {
+        throw failure(err, 'request');
+      }
     }
     if (!res.ok) {
       let text = '';
