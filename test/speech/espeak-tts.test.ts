@@ -115,3 +115,27 @@ test('abort: a queued request is dropped; closed engines refuse work', async () 
   await engine.close();
   await assert.rejects(engine.synthesize({ text: 'x', voice: 'man', language: 'en-US' }), (err: unknown) => err instanceof TtsError && err.code === 'closed');
 });
+
+test('SSML: the <Say> fragment is read as markup (breaks are heard as silence, tags are not spoken)', async () => {
+  const plain = await tts.synthesize({ text: 'Hello world. Goodbye.', voice: 'man', language: 'en-US' });
+  const marked = await tts.synthesize({
+    text: 'Hello <emphasis>world</emphasis>. <break time="2s"/><phoneme alphabet="ipa" ph="ɡʊdˈbaɪ">Goodbye</phoneme>.',
+    voice: 'man',
+    language: 'en-US',
+    ssml: true,
+  });
+  const extra = (marked.samples.length - plain.samples.length) / 8000;
+  // The break adds about two seconds (eSpeak's own sentence pause is replaced by it); spoken tag
+  // names would add several seconds of words instead.
+  assert.ok(extra > 1.2 && extra < 2.6, `SSML adds ${extra.toFixed(2)} s`);
+  let longestQuiet = 0;
+  for (let i = 0, run = 0; i < marked.samples.length; i++) {
+    run = Math.abs(marked.samples[i]!) < 300 ? run + 1 : 0;
+    longestQuiet = Math.max(longestQuiet, run);
+  }
+  assert.ok(longestQuiet / 8000 > 1.5, `longest silence ${(longestQuiet / 8000).toFixed(2)} s`);
+  await assert.rejects(
+    tts.synthesize({ text: 'broken <break', voice: 'man', language: 'en-US', ssml: true }),
+    (err: unknown) => err instanceof TtsError && err.code === 'invalid-request',
+  );
+});
