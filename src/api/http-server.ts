@@ -4,13 +4,25 @@
  * returned instance, then calls `listen()`. Errors anywhere become coded JSON (api-errors.ts).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AccountStore, CallStore } from '../store/store-types.js';
+import type { AccountStore, CallStore, RecordingStore } from '../store/store-types.js';
 import { installErrorHandlers } from './api-errors.js';
 import { callsRoutes } from './calls-routes.js';
+import { recordingsRoutes } from './recordings-routes.js';
+import { twilioRecordingsRoutes } from './twilio-recordings-routes.js';
 import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 
 export interface HttpServerDeps {
-  store: CallStore & AccountStore;
+  store: CallStore & AccountStore & RecordingStore;
+  /**
+   * The data directory (recordings' relative file paths resolve against it). Without it the
+   * recording routes are not served.
+   */
+  dataDir?: string;
+  /**
+   * How clients and apps reach this API, e.g. `https://voice.example.com`, for `mediaUrl` /
+   * `media_url`. Default: the scheme and Host of each request.
+   */
+  publicBaseUrl?: string;
   /**
    * The server's own account (created/checked at start-up). Informational: authentication
    * accepts any account in the store, and each sees only its own calls.
@@ -55,5 +67,10 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   void app.register(callsRoutes, { prefix: '/v1', store: deps.store });
+  if (deps.dataDir !== undefined) {
+    const recordings = { store: deps.store, dataDir: deps.dataDir, publicBaseUrl: deps.publicBaseUrl };
+    void app.register(recordingsRoutes, { prefix: '/v1', ...recordings });
+    void app.register(twilioRecordingsRoutes, { prefix: '/2010-04-01/Accounts/:AccountSid', ...recordings });
+  }
   return app;
 }

@@ -1,0 +1,77 @@
+/**
+ * Twilio-shaped recording routes (register with prefix `/2010-04-01/Accounts/:AccountSid`), so the
+ * `RecordingUrl` Patchbay gives apps behaves like Twilio's:
+ *   GET /Recordings/:sid        audio/wav (Twilio serves WAV when there is no extension)
+ *   GET /Recordings/:sid.wav    audio/wav
+ *   GET /Recordings/:sid.json   the Recording resource, snake_case, RFC 2822 dates
+ * The rest of Twilio's REST surface (Calls, Recordings list and delete...) belongs next to this
+ * file when it arrives. Basic auth as AccountSid:AuthToken; a path account other than the
+ * authenticated one, or another account's recording, is a 404.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { recordingAbsolutePath, recordingUrl, twilioRecordingPath } from '../store/recording-paths.js';
+import type { AccountStore, RecordingStore, StoredRecordingRecord } from '../store/store-types.js';
+import { ApiError, notFound } from './api-errors.js';
+import { authenticatedAccount, basicAuth } from './basic-auth.js';
+import { baseUrlOf, sendWavFile } from './recording-media.js';
+
+export interface TwilioRecordingsRoutesOptions {
+  store: RecordingStore & AccountStore;
+  dataDir: string;
+  /** Base URL for `media_url`; default: the request's own scheme and Host. */
+  publicBaseUrl?: string;
+}
+
+/** RFC 2822 in GMT, as Twilio's REST JSON writes dates: `Tue, 31 Aug 2010 20:36:28 +0000`. */
+export function rfc2822(iso: string): string {
+  return new Date(iso).toUTCString().replace(/GMT$/, '+0000');
+}
+
+/** The Recording resource as Twilio's API returns it (oai `api.v2010.account.recording`). */
+export function twilioRecordingJson(rec: StoredRecordingRecord, publicBaseUrl: string): Record<string, unknown> {
+  return {
+    account_sid: rec.accountSid,
+    api_version: '2010-04-01',
+    call_sid: rec.callSid,
+    conference_sid: null,
+    date_created: rfc2822(rec.dateCreated),
+    date_updated: rfc2822(rec.dateUpdated),
+    start_time: rfc2822(rec.startTime),
+    duration: rec.durationSeconds === null ? null : String(rec.durationSeconds),
+    sid: rec.sid,
+    price: null,
+    price_unit: 'USD',
+    status: rec.status,
+    channels: rec.channels,
+    source: rec.source,
+    error_code: rec.errorCode,
+    encryption_details: null,
+    uri: `${twilioRecordingPath(rec.accountSid, rec.sid)}.json`,
+    // Only subresources this server answers are listed (none yet: no transcriptions, no add-ons).
+    subresource_uris: {},
+    media_url: recordingUrl(publicBaseUrl, rec.accountSid, rec.sid),
+  };
+}
+
+const FILE_RE = /^(RE[0-9a-fA-F]{32})(?:\.(wav|json|mp3))?$/;
+
+export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOptions> = async (app, opts) => {
+  app.addHook('onRequest', basicAuth(opts.store));
+
+  app.get<{ Params: { AccountSid: string; file: string } }>('/Recordings/:file', async (request: FastifyRequest<{ Params: { AccountSid: string; file: string } }>, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const account = authenticatedAccount(request);
+    const m = FILE_RE.exec(request.params.file);
+    if (!m || request.params.AccountSid !== account.sid) throw notFound(path);
+    const [, sid, ext] = m;
+    const rec = await opts.store.getRecording(account.sid, sid!);
+    if (!rec) throw notFound(path);
+    if (ext === 'json') return reply.type('application/json; charset=utf-8').send(twilioRecordingJson(rec, baseUrlOf(request, opts.publicBaseUrl)));
+    if (ext === 'mp3') throw new ApiError(404, 20404, `${path}: MP3 is not available, recordings are stored as WAV (request it without an extension or with .wav)`);
+    const sent = rec.status === 'completed'
+      ? await sendWavFile(request, reply, recordingAbsolutePath(opts.dataDir, rec.filePath), `${rec.sid}.wav`)
+      : null;
+    if (!sent) throw new ApiError(404, 20404, `Recording ${rec.sid} has no media (status ${rec.status})`);
+    return sent;
+  });
+};
