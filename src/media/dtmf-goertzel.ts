@@ -25,7 +25,7 @@ const HALF = 80;
 const WINDOW = 2 * HALF;
 const ROWS = [697, 770, 852, 941];
 const COLS = [1209, 1336, 1477, 1633];
-const KEYS = ['123A', '456B', '789C', '*#0D'];
+const KEYS = ['123A', '456B', '789C', '*0#D'];
 
 export interface GoertzelDtmfDetectorOptions {
   /** Minimum level of each tone, dBFS (sine peak relative to 32768). Default -36. */

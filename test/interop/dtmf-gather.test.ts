@@ -10,13 +10,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { startPatchbay, apiGet, type TestPatchbay } from './harness/patchbay.js';
 import { runSipp } from './harness/sipp.js';
 import { writeDtmfScenario, type DtmfStep } from './harness/dtmf-scenario.js';
 import { writeRtpPcap, type RtpPacketSpec } from './harness/rtp-pcap.js';
 import { dtmfTone } from '../../src/media/dtmf-tone-generator.js';
-import { MULAW_ENCODE_TABLE } from '../../src/media/g711.js';
+import { MULAW_DECODE_TABLE, MULAW_ENCODE_TABLE } from '../../src/media/g711.js';
+import { TelephoneEventReceiver, TelephoneEventSender } from '../../src/media/dtmf-rfc4733.js';
+import { GoertzelDtmfDetector } from '../../src/media/dtmf-goertzel.js';
+import { RtpSink } from './harness/rtp-sink.js';
 
 const DTMF_CAPTURES = fileURLToPath(new URL('../fixtures/dtmf/', import.meta.url));
 const capture = (name: string): DtmfStep => ({ pcap: join(DTMF_CAPTURES, `dtmf_2833_${name}.pcap`), durationMs: 400 });
@@ -128,5 +132,82 @@ describe('DTMF into <Gather> from SIPp', () => {
     const { requests } = await call(true, []);
     assert.equal(requests.length, 1);
     assert.equal(requests[0].params.Digits, '');
+  });
+
+  it('a key pressed during a nested <Say> stops the prompt within 100 ms (barge-in)', async () => {
+    app.route('/voice', twiml('<Response><Gather numDigits="1" action="/digits"><Say>Thank you for calling. This prompt is deliberately long, so that the caller has plenty of time to interrupt it with a key press, exactly as impatient callers do every day.</Say></Gather></Response>'));
+    const sink = await new RtpSink().start();
+    try {
+      const scenario = writeDtmfScenario({ telephoneEvent: true, rtpSinkPort: sink.port, steps: [{ pauseMs: 15000 }] });
+      const before = app.requestsTo('/digits').length;
+      const sipp = runSipp({ scenario, target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1, timeoutSeconds: 40 });
+      const audible = (p: { payloadType: number; payload: Buffer }): boolean => {
+        if (p.payloadType !== 0) return false;
+        let energy = 0;
+        for (const b of p.payload) energy += Math.abs(MULAW_DECODE_TABLE[b]!);
+        return energy / p.payload.length > 100;
+      };
+      // Press once the prompt has been audible for a while.
+      await waitFor(() => sink.packets.filter(audible).length >= 40, 20000, 'prompt audio');
+      const burst = new TelephoneEventSender().packetsFor('5', 160_000, { durationMs: 120 });
+      const pressedAt = performance.now();
+      for (const p of burst.packets) {
+        await new Promise((r) => setTimeout(r, Math.max(0, pressedAt + p.offsetMs - performance.now())));
+        sink.send(101, p.marker, p.timestamp, p.payload);
+      }
+      const r = await sipp;
+      assert.equal(r.failed, 0, r.errors + r.stderr);
+      const requests = app.requestsTo('/digits').slice(before);
+      assert.equal(requests.length, 1);
+      assert.equal(requests[0].params.Digits, '5');
+      const lastAudible = sink.packets.filter(audible).at(-1)!;
+      const stoppedAfterMs = lastAudible.at - pressedAt;
+      process.stderr.write(`barge-in: prompt stopped ${stoppedAfterMs.toFixed(1)} ms after the key press\n`);
+      assert.ok(stoppedAfterMs < 100, `prompt audio continued ${stoppedAfterMs.toFixed(1)} ms after the key press`);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  /** Calls with the test's RTP sink as the caller's media, and returns what Patchbay sent. */
+  async function callIntoSink(telephoneEvent: boolean): Promise<RtpSink> {
+    const sink = await new RtpSink().start();
+    const scenario = writeDtmfScenario({ telephoneEvent, rtpSinkPort: sink.port, steps: [{ pauseMs: 15000 }] });
+    const r = await runSipp({ scenario, target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1, timeoutSeconds: 40 });
+    await sink.close();
+    assert.equal(r.failed, 0, r.errors + r.stderr);
+    return sink;
+  }
+
+  it('<Play digits> sends RFC 4733 events when negotiated, with w as a half-second pause', async () => {
+    app.route('/voice', twiml('<Response><Play digits="12w#"/><Hangup/></Response>'));
+    const sink = await callIntoSink(true);
+    const receiver = new TelephoneEventReceiver();
+    const starts: number[] = [];
+    const digits: string[] = [];
+    for (const p of sink.packets.filter((p) => p.payloadType === 101)) {
+      if (p.marker) starts.push(p.at);
+      for (const d of receiver.push(p.timestamp, p.marker, p.payload)) digits.push(d.digit);
+    }
+    assert.deepEqual(digits, ['1', '2', '#']);
+    assert.equal(starts.length, 3);
+    assert.ok(starts[2]! - starts[1]! >= 500, `w paused only ${(starts[2]! - starts[1]!).toFixed(0)} ms`);
+    // Events share the audio stream: one SSRC-wide sequence with no gaps.
+    const seqs = sink.packets.map((p) => p.sequence);
+    for (let i = 1; i < seqs.length; i++) assert.equal((seqs[i - 1]! + 1) & 0xffff, seqs[i], `sequence gap at packet ${i}`);
+  });
+
+  it('<Play digits> sends in-band tones when the caller offered no telephone-event', async () => {
+    app.route('/voice', twiml('<Response><Play digits="907"/><Hangup/></Response>'));
+    const sink = await callIntoSink(false);
+    assert.equal(sink.packets.filter((p) => p.payloadType !== 0).length, 0);
+    const detector = new GoertzelDtmfDetector();
+    const heard: string[] = [];
+    for (const p of sink.packets) {
+      const pcm = new Int16Array(p.payload.length);
+      for (let i = 0; i < pcm.length; i++) pcm[i] = MULAW_DECODE_TABLE[p.payload[i]!]!;
+      heard.push(...detector.push(pcm));
+    }
+    assert.deepEqual(heard, ['9', '0', '7']);
   });
 });

@@ -10,13 +10,14 @@ import { decodeWav } from '../../src/media/wav.js';
 const RATE = 8000;
 const ROW: Record<string, number> = {};
 const COL: Record<string, number> = {};
-['123A', '456B', '789C', '*#0D'].forEach((keys, r) =>
+// The ITU-T Q.23 keypad: rows 697/770/852/941 Hz, columns 1209/1336/1477/1633 Hz (0 sits between * and #).
+['123A', '456B', '789C', '*0#D'].forEach((keys, r) =>
   [...keys].forEach((k, c) => {
     ROW[k] = [697, 770, 852, 941][r];
     COL[k] = [1209, 1336, 1477, 1633][c];
   }),
 );
-const ALL = '123A456B789C*#0D';
+const ALL = '123A456B789C*0#D';
 
 /** Deterministic PRNG (mulberry32) so noise tests are reproducible. */
 function rng(seed: number): () => number {
@@ -195,4 +196,13 @@ test('tones with strong second harmonics (distortion, voice-like) are rejected',
   assert.equal(detect(toInt16(x)), '');
   // The same signal passes when the harmonic check is off: the check is what rejects it.
   assert.equal(detect(toInt16(x), 0, { harmonicRejectionDb: -100 }), ALL);
+});
+
+test('the bottom keypad row is * 0 # D (Q.23): 941 Hz with 1209, 1336, 1477, 1633 Hz', () => {
+  const expected: Record<string, [number, number]> = { '*': [941, 1209], '0': [941, 1336], '#': [941, 1477], D: [941, 1633] };
+  for (const [key, [row, col]] of Object.entries(expected)) {
+    const x = new Int16Array(RATE / 2);
+    for (let i = 0; i < 800; i++) x[i + 400] = Math.round(6000 * (Math.sin((2 * Math.PI * row * i) / RATE) + Math.sin((2 * Math.PI * col * i) / RATE)));
+    assert.deepEqual(new GoertzelDtmfDetector().push(x), [key]);
+  }
 });
