@@ -121,18 +121,20 @@ export class TelephonySpeech {
   }
 
   private shared(key: string, input: SpeechInput): SharedSynthesis {
-    let job = this.inflight.get(key);
-    if (job) return job;
+    const current = this.inflight.get(key);
+    if (current && !current.abandoned) return current;
     const req: SynthesisRequest =
       input.ssml !== undefined
         ? { text: input.ssml, voice: input.voice, language: input.language, ssml: true }
         : { text: input.text, voice: input.voice, language: input.language };
-    job = new SharedSynthesis((signal) => toTelephonyRate(audioChunks(this.tts, req, signal)), {
+    const job = new SharedSynthesis((signal) => toTelephonyRate(audioChunks(this.tts, req, signal)), {
       fallbackRate: TELEPHONY_RATE,
       onComplete: (whole) => this.remember(key, whole.samples),
     });
     this.inflight.set(key, job);
-    const done = (): void => void this.inflight.delete(key);
+    const done = (): void => {
+      if (this.inflight.get(key) === job) this.inflight.delete(key);
+    };
     job.whole.then(done, done);
     return job;
   }

@@ -138,6 +138,14 @@ export class SharedSynthesis {
     return this.state !== 'running';
   }
 
+  /**
+   * Every listener left before the end and the synthesis is being stopped: a new request must
+   * start its own instead of joining this one (it would only get 'aborted').
+   */
+  get abandoned(): boolean {
+    return this.state !== 'done' && this.controller.signal.aborted;
+  }
+
   /** Chunks from the first one on; `signal` releases this listener only. */
   async *listen(signal?: AbortSignal): AsyncGenerator<SynthesizedAudio> {
     if (signal?.aborted) throw abortedError(signal);

@@ -98,7 +98,7 @@ export class CachedTts implements TextToSpeech {
 
   private shared(key: string, req: SynthesisRequest): SharedSynthesis {
     let job = this.inflight.get(key);
-    if (!job) {
+    if (!job || job.abandoned) {
       const path = join(this.opts.cacheDir, `${key}.wav`);
       let fromDisk = false;
       const created: SharedSynthesis = new SharedSynthesis(
@@ -113,10 +113,10 @@ export class CachedTts implements TextToSpeech {
       );
       job = created;
       this.inflight.set(key, job);
-      job.whole.then(
-        () => this.inflight.delete(key),
-        () => this.inflight.delete(key),
-      );
+      const done = (): void => {
+        if (this.inflight.get(key) === created) this.inflight.delete(key);
+      };
+      job.whole.then(done, done);
     }
     return job;
   }

@@ -155,3 +155,18 @@ test("an aborted caller gets its signal's reason; the others still get the audio
   assert.equal((await staying).length, 16);
   assert.equal(tts.calls.length, 1);
 });
+
+test('a request right after the last listener left starts afresh instead of joining the dying synthesis', async () => {
+  const tts = new RecordingTts();
+  let release!: () => void;
+  tts.gate = new Promise((resolve) => (release = resolve));
+  const speech = new TelephonySpeech(tts);
+  const ac = new AbortController();
+  const first = speech.speak('Hi', 'man', 'en-US', ac.signal);
+  ac.abort(Object.assign(new Error('barge-in'), { name: 'AbortError' }));
+  await assert.rejects(first, /barge-in/);
+  const second = speech.speak('Hi', 'man', 'en-US'); // the first synthesis is still being stopped
+  release();
+  assert.equal((await second).length, 16);
+  assert.equal(tts.calls.length, 2);
+});
