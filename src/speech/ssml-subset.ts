@@ -205,7 +205,7 @@ function normalizeSpace(text: string): string {
     .join('\n\n');
 }
 
-function isSsml(text: string, ssml: boolean): SsmlNode[] {
+function nodesOf(text: string, ssml: boolean): SsmlNode[] {
   return ssml ? parseSsml(text) : [{ kind: 'text', text }];
 }
 
@@ -216,7 +216,7 @@ function isSsml(text: string, ssml: boolean): SsmlNode[] {
 export function plainParts(text: string, ssml: boolean, opts: { minPauseMs?: number } = {}): SpeechPart[] {
   const minPause = opts.minPauseMs ?? 500;
   const b = new PartsBuilder({ inlineBreak: (ms) => (ms >= minPause ? undefined : ms === 0 ? ' ' : ', ') });
-  b.walk(isSsml(text, ssml));
+  b.walk(nodesOf(text, ssml));
   return b.finish().map((p) => ('text' in p ? { text: p.text.replace(/^[,\s]+/, '').replace(/([.!?;:]),/g, '$1').replace(/,(\s*,)+/g, ',') } : p));
 }
 
@@ -244,7 +244,7 @@ export function elevenLabsParts(text: string, ssml: boolean, opts: ElevenLabsSsm
       return `<phoneme alphabet="${alphabet}" ph="${escapeXml(attrs.ph)}">${escapeXml(content.trim())}</phoneme>`;
     },
   });
-  b.walk(isSsml(text, ssml));
+  b.walk(nodesOf(text, ssml));
   return b.finish();
 }
 
@@ -304,7 +304,7 @@ function espeakNodes(nodes: SsmlNode[]): string {
 
 /** A `<speak>` document eSpeak NG's SSML reader (`-m`) understands. */
 export function espeakSsml(text: string, ssml: boolean): string {
-  return `<speak>${espeakNodes(isSsml(text, ssml))}</speak>`;
+  return `<speak>${espeakNodes(nodesOf(text, ssml))}</speak>`;
 }
 
 /**
