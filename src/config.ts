@@ -43,6 +43,20 @@ export interface PatchbayConfig {
   drainGraceMs: number;
   logLevel: string;
   maxCalls: number;
+  /** Base URL apps use to reach this server's HTTP API (RecordingUrl...). Null: derived at start. */
+  publicUrl: string | null;
+  speech: SpeechConfig;
+}
+
+/** Speech engines: the embedded defaults plus cloud engines enabled by their keys (environment only). */
+export interface SpeechConfig {
+  /** Engine for Gathers that do not name one: pocketsphinx, deepgram, openai or websocket. */
+  defaultRecognizer: string;
+  deepgramApiKey: string | null;
+  openaiApiKey: string | null;
+  elevenlabsApiKey: string | null;
+  /** A recognizer speaking Patchbay's custom WebSocket protocol (docs/speech-recognition.md). */
+  recognizerUrl: string | null;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +103,12 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'drain-grace', arg: 'seconds', help: 'on SIGTERM, how long live calls may continue', default: '30' },
   { flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
   { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '2000' },
+  { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
+  { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
+  { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
+  { flag: 'deepgram-api-key', arg: 'key', help: 'enables the Deepgram recognizer (environment only)', envOnly: true },
+  { flag: 'openai-api-key', arg: 'key', help: 'enables the OpenAI recognizer and voices (environment only)', envOnly: true },
+  { flag: 'elevenlabs-api-key', arg: 'key', help: 'enables ElevenLabs voices (environment only)', envOnly: true },
 ];
 
 export function envName(flag: string): string {
@@ -125,6 +145,25 @@ function port(raw: Raw): number {
 
 function host(raw: Raw): string {
   if (isIP(raw.value) === 0) fail(raw, 'is not an IP address (e.g. 0.0.0.0, 127.0.0.1 or ::)');
+  return raw.value;
+}
+
+const RECOGNIZERS = ['pocketsphinx', 'deepgram', 'openai', 'websocket'];
+
+function recognizerName(raw: Raw): string {
+  const name = raw.value.trim().toLowerCase();
+  if (!RECOGNIZERS.includes(name)) fail(raw, `must be one of ${RECOGNIZERS.join(', ')}`);
+  return name;
+}
+
+function wsUrl(raw: Raw): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(raw.value);
+  } catch {
+    fail(raw, 'is not a valid URL');
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') fail(raw, 'must be a ws:// or wss:// URL');
   return raw.value;
 }
 
@@ -242,11 +281,28 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     drainGraceMs: seconds(withDefault('drain-grace'), 0, 86400),
     logLevel,
     maxCalls,
+    publicUrl: optional('public-url', url),
+    speech: {
+      defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
+      deepgramApiKey: optional('deepgram-api-key', (r) => r.value),
+      openaiApiKey: optional('openai-api-key', (r) => r.value),
+      elevenlabsApiKey: optional('elevenlabs-api-key', (r) => r.value),
+      recognizerUrl: optional('recognizer-url', wsUrl),
+    },
   };
 
   // SIP listens on TCP too, so SIP and HTTP cannot share a fixed port.
   if (config.sipPort !== 0 && config.sipPort === config.httpPort) {
     throw new ConfigError(`SIP and HTTP are both set to port ${config.sipPort}; they need different ports`, '--http-port');
+  }
+  const needs: Record<string, [string | null, string]> = {
+    deepgram: [config.speech.deepgramApiKey, 'deepgram-api-key'],
+    openai: [config.speech.openaiApiKey, 'openai-api-key'],
+    websocket: [config.speech.recognizerUrl, 'recognizer-url'],
+  };
+  const need = needs[config.speech.defaultRecognizer];
+  if (need && !need[0]) {
+    throw new ConfigError(`${get('speech-recognizer')?.source ?? '--speech-recognizer'}: "${config.speech.defaultRecognizer}" needs ${envName(need[1])} to be set`, '--speech-recognizer');
   }
   if (config.publicIp && (config.publicIp === '0.0.0.0' || config.publicIp === '::')) {
     throw new ConfigError(`${get('public-ip')?.source}: "${config.publicIp}" is a wildcard, not an address peers can reach`, '--public-ip');

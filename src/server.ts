@@ -18,6 +18,8 @@ import { EspeakTts } from './speech/espeak-tts.js';
 import { CachedTts } from './speech/tts-cache.js';
 import { TelephonySpeech } from './speech/telephony-speech.js';
 import { RecognizerCatalog } from './speech/recognizer-catalog.js';
+import { closeInterruptedRecordings } from './store/recording-recovery.js';
+import { CallRecordings } from './calls/call-recordings.js';
 import { WebhookClient } from './webhooks/webhook-client.js';
 import { StatusCallbackSender } from './webhooks/status-callback-sender.js';
 import { CallRegistry } from './calls/call-registry.js';
@@ -55,6 +57,10 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const store = await PgliteStore.open(join(config.dataDir, 'db'));
   const closed = await store.closeInterruptedCalls('process-restart', new Date().toISOString());
   if (closed > 0) logger.warn({ closed }, 'closed calls interrupted by a previous crash');
+  const recovered = await closeInterruptedRecordings(store, config.dataDir);
+  if (recovered.completed.length + recovered.absent.length + recovered.failed.length > 0) {
+    logger.warn({ completed: recovered.completed.length, absent: recovered.absent.length, failed: recovered.failed }, 'closed recordings interrupted by a previous crash');
+  }
   const { account, created } = await store.ensureAccount({ sid: config.accountSid ?? undefined, authToken: config.authToken ?? undefined });
   if (created && !config.authToken) {
     // Printed once, on the first start: the token is stored and never logged again.
@@ -72,6 +78,15 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const recognizers = new RecognizerCatalog([], 'pocketsphinx');
   const webhooks = new WebhookClient();
   const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
+
+  // Known once the HTTP port is bound (port 0 picks one); recordings read it when they start.
+  let publicUrl = config.publicUrl ?? '';
+  const recordings = new CallRecordings({
+    store,
+    dataDir: config.dataDir,
+    publicUrl: () => publicUrl,
+    onError: (err) => logger.error({ err: err.message }, 'recording store update failed'),
+  });
 
   const registry = new CallRegistry();
   const recorder = new CallRecorder(store, logger);
@@ -108,6 +123,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
       recognizers,
       // Partial results, recording status...: queued per call with the status callbacks, signed the same way.
       callbacks: { send: (callSid, url, method, params) => statusSender.enqueue({ callSid, url, method, params, authToken: account.authToken }) },
+      recordings,
     },
     runner,
   );
@@ -124,10 +140,21 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   await stack.start();
 
   let ready = false;
-  const http = createHttpServer({ store, accountSid: account.sid, isReady: () => ready, metrics: () => metrics.render() });
+  const http = createHttpServer({
+    store,
+    accountSid: account.sid,
+    isReady: () => ready,
+    metrics: () => metrics.render(),
+    dataDir: config.dataDir,
+    ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
+  });
   await http.listen({ host: config.httpHost, port: config.httpPort });
   const address = http.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  if (!config.publicUrl) {
+    const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? publicAddress : config.httpHost;
+    publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+  }
   ready = true;
   logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl }, 'Patchbay is ready');
 

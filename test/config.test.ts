@@ -19,6 +19,8 @@ describe('loadConfig', () => {
       publicIp: null, dataDir: resolve('data'), voiceUrl: null, voiceMethod: 'POST', statusCallback: null,
       statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
       webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000,
+      publicUrl: null,
+      speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
     });
   });
 
@@ -30,16 +32,25 @@ describe('loadConfig', () => {
         '--status-callback', 'http://127.0.0.1:9/status', '--status-callback-method', 'GET',
         '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
         '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42',
+        '--public-url', 'https://pbx.example', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
       ],
-      {},
+      { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
     );
     assert.deepEqual(c, {
       sipHost: '127.0.0.1', sipPort: 5070, httpHost: '::1', httpPort: 0, rtpPortMin: 30000, rtpPortMax: 30999, publicIp: '192.0.2.10',
       dataDir: '/tmp/pb', voiceUrl: 'https://app.example/voice?x=1', voiceMethod: 'GET', statusCallback: 'http://127.0.0.1:9/status',
       statusCallbackMethod: 'GET', statusCallbackEvents: ['initiated', 'ringing', 'completed'], fallbackUrl: 'http://127.0.0.1:9/fb',
       fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
-      logLevel: 'debug', maxCalls: 42,
+      logLevel: 'debug', maxCalls: 42, publicUrl: 'https://pbx.example',
+      speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
     });
+  });
+
+  it('refuses a default recognizer without its credentials or URL, naming the variable', () => {
+    assert.throws(() => loadConfig(['--speech-recognizer', 'deepgram'], {}), /PATCHBAY_DEEPGRAM_API_KEY/);
+    assert.throws(() => loadConfig(['--speech-recognizer', 'websocket'], {}), /PATCHBAY_RECOGNIZER_URL/);
+    assert.throws(() => loadConfig(['--speech-recognizer', 'vosk'], {}), /pocketsphinx, deepgram, openai, websocket/);
+    assert.throws(() => loadConfig(['--recognizer-url', 'http://127.0.0.1/asr'], {}), /ws:\/\/ or wss:\/\//);
   });
 
   it('reads PATCHBAY_* variables; a flag wins over its variable; empty variables are unset', () => {

@@ -6,9 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { CallControl, PlaybackOutcome, RecognitionRequest } from '../verbs/call-control.js';
+import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle } from '../verbs/call-control.js';
+import type { CallRecordings } from './call-recordings.js';
 import type { HttpMethod } from '../verbs/verb-model.js';
-import type { RecognitionEvents, RecognitionStream } from '../speech/speech-recognizer.js';
+import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
 import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
 import type { DtmfDigit } from './dtmf-input.js';
 import { CallMedia } from './call-media.js';
@@ -46,6 +47,7 @@ export interface CallDeps {
   fetcher: MediaFetcher;
   recognizers: RecognizerCatalog;
   callbacks: AppCallbacks;
+  recordings: CallRecordings;
 }
 
 
@@ -433,5 +435,16 @@ export class Call extends EventEmitter implements CallControl {
 
   sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void {
     this.deps.callbacks.send(this.sid, url, method, { ...this.webhookParams(), ...params });
+  }
+
+  startRecording(source: 'RecordVerb'): Promise<RecordingHandle> {
+    return this.deps.recordings.start(this.info.accountSid, this.sid, source);
+  }
+
+  async transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null> {
+    const { recognizer } = this.deps.recognizers.choose('default', this.info.accountSid);
+    const stream = await recognizer.open({ language, hints: [], sampleRate: 8000, interimResults: false, profanityFilter: true }, {});
+    for (let i = 0; i < samples.length; i += 160) stream.write(samples.subarray(i, i + 160));
+    return stream.finish();
   }
 }

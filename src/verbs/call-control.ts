@@ -3,7 +3,7 @@
  * executors never see SIP, RTP or storage, only these operations. Every long operation takes the
  * verb's AbortSignal: hangup, a REST redirect or barge-in abort the running verb the same way.
  */
-import type { RecognitionEvents, RecognitionStream } from '../speech/speech-recognizer.js';
+import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
 import type { HttpMethod } from './verb-model.js';
 
 export type PlaybackOutcome = 'finished' | 'aborted' | 'cleared';
@@ -18,9 +18,29 @@ export interface RecognitionRequest {
   interimResults: boolean;
 }
 
+/** How a recording ended: `absent` when nothing was recorded, `failed` when the file could not be written. */
+export interface RecordingOutcome {
+  status: 'completed' | 'absent' | 'failed';
+  durationSeconds: number;
+}
+
+/** A recording in progress on the call: audio written as it arrives, finished once. */
+export interface RecordingHandle {
+  readonly sid: string;
+  /** Where the app downloads it (the account's credentials are needed). */
+  readonly url: string;
+  readonly startTime: Date;
+  /** Appends 8 kHz mono PCM. */
+  write(samples: Int16Array): void;
+  /** Closes the file and the record; safe to call more than once (same result). */
+  finish(): Promise<RecordingOutcome>;
+}
+
 export interface CallControl {
   /** True once the call has been answered (200 OK sent). */
   readonly answered: boolean;
+  /** True once the call has ended (hung up by either side, failed...). */
+  readonly ended: boolean;
   /** Answers the call if not yet answered (SDP answer, media endpoint). Idempotent. */
   answer(): Promise<void>;
   /** Refuses an unanswered call: busy → 486 Busy Here, rejected → 603 Decline. */
@@ -47,6 +67,13 @@ export interface CallControl {
   sendDigits(digits: string, signal: AbortSignal): Promise<void>;
   /** Opens a speech-recognition stream for the caller's audio (8 kHz); rejects with an SttError. */
   recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream>;
+  /**
+   * Transcribes finished audio (8 kHz) with the account's default recognizer. Not tied to the call's
+   * lifetime: a recording's transcription completes after the caller hangs up.
+   */
+  transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null>;
+  /** Starts a recording of this call (the verb decides what audio goes in). */
+  startRecording(source: 'RecordVerb'): Promise<RecordingHandle>;
   /**
    * A signed request to the app in the background (partial results, recording status...), carrying
    * the call's standard parameters plus `params`; the response is ignored.

@@ -42,6 +42,16 @@ const PROPERTY_CODES: Readonly<Record<string, Readonly<Record<string, number>>>>
     numDigits: VerbErrorCode.GatherNumDigits,
     prompts: VerbErrorCode.GatherNestedVerb,
   },
+  record: {
+    action: VerbErrorCode.InvalidUrl,
+    method: VerbErrorCode.RecordMethod,
+    timeout: VerbErrorCode.RecordTimeout,
+    maxLength: VerbErrorCode.RecordMaxLength,
+    finishOnKey: VerbErrorCode.RecordFinishOnKey,
+    playBeep: VerbErrorCode.RecordPlayBeep,
+    trim: VerbErrorCode.RecordTrim,
+    transcribe: VerbErrorCode.RecordTranscribe,
+  },
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -10,6 +10,7 @@ import { VerbErrorCode } from './verb-errors.js';
 import type { BuildContext, RawValue, RawVerb, VerbSpec } from './verb-spec.js';
 import type { Verb } from './verb-model.js';
 import { gatherSpec } from './gather-builder.js';
+import { recordSpec } from './record-builder.js';
 import {
   DIGITS_PATTERN,
   LANGUAGE_PATTERN,
@@ -126,7 +127,7 @@ const redirect: VerbSpec = {
   },
 };
 
-const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec];
+const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec, recordSpec];
 export const SPECS_BY_TWIML: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.twiml, s]));
 export const SPECS_BY_JSON: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.json, s]));
 

@@ -22,6 +22,13 @@ export const VerbErrorCode = {
   SayLoop: 13510,
   SayVoice: 13511,
   SayText: 13520,
+  RecordMethod: 13610,
+  RecordTimeout: 13611,
+  RecordMaxLength: 13612,
+  RecordFinishOnKey: 13613,
+  RecordTranscribe: 13614,
+  RecordPlayBeep: 13616,
+  RecordTrim: 13617,
   RedirectMethod: 13710,
   RejectReason: 13810,
   PauseLength: 13910,
@@ -30,6 +37,8 @@ export const VerbErrorCode = {
    * a speech recognizer that is down, refuses its credentials or fails mid-stream.
    */
   SpeechRecognitionFailed: 82001,
+  /** The recording file could not be written (disk full, permissions). */
+  RecordingFailed: 82002,
 } as const;
 
 export class VerbDocumentError extends Error {

@@ -6,6 +6,7 @@ import type { CallControl } from './call-control.js';
 import type { HttpMethod, Verb } from './verb-model.js';
 import { resolveUrl, runPrompt, type VerbContext } from './prompt-executors.js';
 import { gather } from './gather-executor.js';
+import { record } from './record-executor.js';
 
 export { resolveUrl, type VerbContext } from './prompt-executors.js';
 
@@ -25,6 +26,8 @@ export async function executeVerb(verb: Verb, call: CallControl, ctx: VerbContex
       return { kind: 'next' };
     case 'gather':
       return gather(verb, call, ctx);
+    case 'record':
+      return record(verb, call, ctx);
     case 'hangup':
       return { kind: 'hangup' };
     case 'reject':

@@ -92,7 +92,29 @@ export interface GatherVerb {
   prompts: PromptVerb[];
 }
 
-export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb;
+export type RecordingStatusEvent = 'in-progress' | 'completed' | 'absent';
+
+export interface RecordVerb {
+  verb: 'record';
+  /** Where RecordingUrl, RecordingDuration and Digits go; null = the current document's URL. */
+  action: string | null;
+  method: HttpMethod;
+  /** Seconds of silence that end the recording; 0 = never. */
+  timeout: number;
+  /** Keys that end the recording (any of them); '' = none. */
+  finishOnKey: string;
+  /** Longest recording, seconds. */
+  maxLength: number;
+  playBeep: boolean;
+  trim: 'trim-silence' | 'do-not-trim';
+  recordingStatusCallback: string | null;
+  recordingStatusCallbackMethod: HttpMethod;
+  recordingStatusCallbackEvent: RecordingStatusEvent[];
+  transcribe: boolean;
+  transcribeCallback: string | null;
+}
+
+export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb | RecordVerb;
 export type VerbName = Verb['verb'];
 
 /** A non-fatal problem found while reading (Twilio logs these as debugger warnings). */
@@ -120,6 +142,11 @@ export const DEFAULTS = {
   finishOnKey: '#',
   speechModel: 'default',
   maxSpeechTime: 60,
+  recordTimeout: 5,
+  recordFinishOnKey: '1234567890*#',
+  recordMaxLength: 3600,
+  /** Twilio's shorter default when transcribing (its transcription takes 2-120 s recordings). */
+  recordMaxLengthTranscribed: 120,
 } as const;
 
 /**
@@ -128,7 +155,6 @@ export const DEFAULTS = {
  * "unknown verb", so apps get an honest message. Later issues delete entries as verbs land.
  */
 export const PENDING_VERBS: Readonly<Record<string, string>> = {
-  Record: 'record',
   Dial: 'dial',
   Start: 'start',
   Stop: 'stop',
