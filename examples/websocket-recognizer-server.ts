@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { PocketsphinxRecognizer } from '../src/speech/pocketsphinx-recognizer.js';
 import {
   SttError,
   type RecognitionOptions,
@@ -200,14 +201,10 @@ export async function startRecognizerServer(options: RecognizerServerOptions): P
   };
 }
 
-const POCKETSPHINX_MODULE = '../src/speech/pocketsphinx-recognizer.js';
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '8765' }, token: { type: 'string' } },
   });
-  // Loaded here, not at the top: importing this module to serve another engine must not need it.
-  const { PocketsphinxRecognizer } = (await import(POCKETSPHINX_MODULE)) as { PocketsphinxRecognizer: new () => SpeechRecognizer };
   const recognizer = new PocketsphinxRecognizer();
   const server = await startRecognizerServer({ recognizer, host: values.host, port: Number(values.port), token: values.token });
   console.log(`custom recognizer protocol (pocketsphinx) on ${server.url}`);
