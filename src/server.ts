@@ -16,6 +16,9 @@ import { PortAllocator } from './media/port-allocator.js';
 import { MediaFetcher } from './media/media-fetcher.js';
 import { EspeakTts } from './speech/espeak-tts.js';
 import { CachedTts } from './speech/tts-cache.js';
+import { TtsRouter } from './speech/tts-router.js';
+import { ElevenLabsTts } from './speech/elevenlabs-tts.js';
+import { OpenAiTts } from './speech/openai-tts.js';
 import { TelephonySpeech } from './speech/telephony-speech.js';
 import { RecognizerCatalog } from './speech/recognizer-catalog.js';
 import { closeInterruptedRecordings } from './store/recording-recovery.js';
@@ -72,7 +75,14 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const clock = new MediaClock({ precisionMarginMs: 2, onError: (err: unknown) => logger.error({ err: (err as Error).message }, 'media clock subscriber failed') });
   clock.start();
   const ports = new PortAllocator(config.rtpPortMin, config.rtpPortMax);
-  const tts = new CachedTts(new EspeakTts(), { cacheDir: join(config.dataDir, 'tts-cache') });
+  // Voices route by name: ElevenLabs.<id> and OpenAI.<voice> go to those engines when their keys are set.
+  const voices = new TtsRouter({
+    default: new EspeakTts(),
+    ...(config.speech.elevenlabsApiKey ? { elevenLabs: new ElevenLabsTts({ apiKey: config.speech.elevenlabsApiKey }) } : {}),
+    ...(config.speech.openaiApiKey ? { openAi: new OpenAiTts({ apiKey: config.speech.openaiApiKey }) } : {}),
+    onWarning: (message) => logger.warn({ message }, 'text-to-speech'),
+  });
+  const tts = new CachedTts(voices, { cacheDir: join(config.dataDir, 'tts-cache') });
   const speech = new TelephonySpeech(tts);
   const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
   const recognizers = new RecognizerCatalog([], 'pocketsphinx');

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle } from '../verbs/call-control.js';
+import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle, SpeechRequest } from '../verbs/call-control.js';
 import type { CallRecordings } from './call-recordings.js';
 import type { HttpMethod } from '../verbs/verb-model.js';
 import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
@@ -359,6 +359,10 @@ export class Call extends EventEmitter implements CallControl {
 
   synthesize(text: string, voice: string, language: string, signal: AbortSignal): Promise<Int16Array> {
     return this.deps.speech.speak(text, voice, language, AbortSignal.any([signal, this.lifetime.signal]));
+  }
+
+  synthesizeStream(speech: SpeechRequest, signal: AbortSignal): AsyncIterable<Int16Array> {
+    return this.deps.speech.speakStream(speech, AbortSignal.any([signal, this.lifetime.signal]));
   }
 
   async loadMedia(url: string, signal: AbortSignal): Promise<Int16Array> {

@@ -8,6 +8,13 @@ import type { HttpMethod } from './verb-model.js';
 
 export type PlaybackOutcome = 'finished' | 'aborted' | 'cleared';
 
+export interface SpeechRequest {
+  text: string;
+  ssml?: string;
+  voice: string;
+  language: string;
+}
+
 /** What a verb asks of speech recognition; the call picks the engine (account default or `speechModel`). */
 export interface RecognitionRequest {
   language: string;
@@ -51,6 +58,12 @@ export interface CallControl {
   play(samples: Int16Array, signal: AbortSignal): Promise<PlaybackOutcome>;
   /** Speech for `text`, as 8 kHz mono PCM (cached by the speech layer). */
   synthesize(text: string, voice: string, language: string, signal: AbortSignal): Promise<Int16Array>;
+  /**
+   * The same speech as 8 kHz chunks while the engine synthesizes (a cached prompt comes as one
+   * chunk), so the first words play before the whole text is synthesized. `ssml` is the `<Say>`
+   * markup, passed to engines that understand it.
+   */
+  synthesizeStream(speech: SpeechRequest, signal: AbortSignal): AsyncIterable<Int16Array>;
   /** Audio behind a media URL (already resolved against the document URL), as 8 kHz mono PCM. */
   loadMedia(url: string, signal: AbortSignal): Promise<Int16Array>;
   /** Waits `ms` milliseconds of call time; rejects with an AbortError when the signal fires. */

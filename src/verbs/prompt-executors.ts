@@ -2,7 +2,7 @@
  * The prompt verbs: Say, Play (a media URL, or DTMF digits) and Pause. They run on their own and
  * nested in `<Gather>`, where the caller's input aborts them through the signal (barge-in).
  */
-import type { CallControl } from './call-control.js';
+import type { CallControl, PlaybackOutcome } from './call-control.js';
 import { MAX_LOOP, type PauseVerb, type PlayVerb, type PromptVerb, type SayVerb } from './verb-model.js';
 
 export interface VerbContext {
@@ -23,10 +23,31 @@ function loops(loop: number): number {
 
 async function say(verb: SayVerb, call: CallControl, ctx: VerbContext): Promise<void> {
   await call.answer();
-  const audio = await call.synthesize(verb.text, verb.voice, verb.language, ctx.signal);
-  for (let i = 0; i < loops(verb.loop); i++) {
+  // Each chunk is queued as it arrives: playback is gapless, and starts before synthesis ends.
+  const chunks: Int16Array[] = [];
+  let last: Promise<PlaybackOutcome> = Promise.resolve('finished');
+  const request = { text: verb.text, voice: verb.voice, language: verb.language, ...(verb.ssml !== undefined ? { ssml: verb.ssml } : {}) };
+  for await (const chunk of call.synthesizeStream(request, ctx.signal)) {
+    chunks.push(chunk);
+    last = call.play(chunk, ctx.signal);
+  }
+  if ((await last) !== 'finished') return;
+  if (loops(verb.loop) === 1) return;
+  const audio = concat(chunks);
+  for (let i = 1; i < loops(verb.loop); i++) {
     if ((await call.play(audio, ctx.signal)) !== 'finished') break;
   }
+}
+
+function concat(chunks: Int16Array[]): Int16Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 async function play(verb: PlayVerb, call: CallControl, ctx: VerbContext): Promise<void> {
