@@ -21,6 +21,10 @@ import { ElevenLabsTts } from './speech/elevenlabs-tts.js';
 import { OpenAiTts } from './speech/openai-tts.js';
 import { TelephonySpeech } from './speech/telephony-speech.js';
 import { RecognizerCatalog } from './speech/recognizer-catalog.js';
+import { PocketsphinxRecognizer } from './speech/pocketsphinx-recognizer.js';
+import { DeepgramRecognizer } from './speech/deepgram-recognizer.js';
+import { OpenAiRecognizer } from './speech/openai-recognizer.js';
+import { WebSocketRecognizer } from './speech/websocket-recognizer.js';
 import { closeInterruptedRecordings } from './store/recording-recovery.js';
 import { CallRecordings } from './calls/call-recordings.js';
 import { WebhookClient } from './webhooks/webhook-client.js';
@@ -85,7 +89,16 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const tts = new CachedTts(voices, { cacheDir: join(config.dataDir, 'tts-cache') });
   const speech = new TelephonySpeech(tts);
   const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
-  const recognizers = new RecognizerCatalog([], 'pocketsphinx');
+  // Speech recognizers: the embedded one always; cloud and custom engines when configured.
+  const recognizers = new RecognizerCatalog(
+    [
+      new PocketsphinxRecognizer({ workDir: join(config.dataDir, 'asr') }),
+      ...(config.speech.deepgramApiKey ? [new DeepgramRecognizer({ apiKey: config.speech.deepgramApiKey })] : []),
+      ...(config.speech.openaiApiKey ? [new OpenAiRecognizer({ apiKey: config.speech.openaiApiKey })] : []),
+      ...(config.speech.recognizerUrl ? [new WebSocketRecognizer({ url: config.speech.recognizerUrl })] : []),
+    ],
+    config.speech.defaultRecognizer,
+  );
   const webhooks = new WebhookClient();
   const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
 

@@ -54,7 +54,8 @@ export async function gather(verb: GatherVerb, call: CallControl, ctx: VerbConte
   const params: Record<string, string> = {};
   if (result.speech !== null) {
     params.SpeechResult = result.speech.transcript;
-    params.Confidence = result.speech.confidence.toFixed(8).replace(/0+$/, '').replace(/\.$/, '.0');
+    // 0 means the engine gives no confidence (grammar search): better absent than a false "not sure".
+    if (result.speech.confidence > 0) params.Confidence = result.speech.confidence.toFixed(8).replace(/0+$/, '').replace(/\.$/, '.0');
   } else if (verb.input.includes('dtmf')) {
     params.Digits = result.digits;
     params.FinishedOnKey = result.finishedOnKey;

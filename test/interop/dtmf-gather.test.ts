@@ -6,8 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -15,9 +13,9 @@ import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { startPatchbay, apiGet, type TestPatchbay } from './harness/patchbay.js';
 import { runSipp } from './harness/sipp.js';
 import { writeDtmfScenario, type DtmfStep } from './harness/dtmf-scenario.js';
-import { writeRtpPcap, type RtpPacketSpec } from './harness/rtp-pcap.js';
+import { writeAudioPcap } from './harness/rtp-pcap.js';
 import { dtmfTone } from '../../src/media/dtmf-tone-generator.js';
-import { MULAW_DECODE_TABLE, MULAW_ENCODE_TABLE } from '../../src/media/g711.js';
+import { MULAW_DECODE_TABLE } from '../../src/media/g711.js';
 import { TelephoneEventReceiver, TelephoneEventSender } from '../../src/media/dtmf-rfc4733.js';
 import { GoertzelDtmfDetector } from '../../src/media/dtmf-goertzel.js';
 import { RtpSink } from './harness/rtp-sink.js';
@@ -38,14 +36,10 @@ function inbandCapture(digits: string): DtmfStep {
     silence(120);
   }
   silence(200);
-  const packets: RtpPacketSpec[] = frames.map((pcm, i) => {
-    const payload = Buffer.alloc(160, 0xff);
-    for (let j = 0; j < pcm.length; j++) payload[j] = MULAW_ENCODE_TABLE[pcm[j]! & 0xffff]!;
-    return { payloadType: 0, marker: i === 0, timestamp: 4000 + i * 160, payload, atMs: i * 20 };
-  });
-  const path = join(mkdtempSync(join(tmpdir(), 'inband-')), 'tones.pcap');
-  writeRtpPcap(path, packets);
-  return { pcap: path, durationMs: frames.length * 20 + 200 };
+  const pcm = new Int16Array(frames.length * 160);
+  frames.forEach((f, i) => pcm.set(f, i * 160));
+  const { path, durationMs } = writeAudioPcap(pcm);
+  return { pcap: path, durationMs: durationMs + 200 };
 }
 
 describe('DTMF into <Gather> from SIPp', () => {

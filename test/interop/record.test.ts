@@ -15,10 +15,9 @@ import { startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } f
 import { runSipp } from './harness/sipp.js';
 import { baresipCall } from './harness/baresip.js';
 import { writeDtmfScenario, type DtmfStep } from './harness/dtmf-scenario.js';
-import { writeRtpPcap } from './harness/rtp-pcap.js';
+import { writeAudioPcap } from './harness/rtp-pcap.js';
 import { activePart, bestCorrelation } from './harness/audio-analysis.js';
 import { decodeWav, encodeWav } from '../../src/media/wav.js';
-import { MULAW_ENCODE_TABLE } from '../../src/media/g711.js';
 
 const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
 const DTMF_CAPTURES = fileURLToPath(new URL('../fixtures/dtmf/', import.meta.url));
@@ -32,17 +31,8 @@ function speech(): Int16Array {
 
 /** A capture of µ-law RTP: `leadMs` of silence, the known speech, then `tailMs` of silence. */
 function speechCapture(leadMs: number, tailMs: number): DtmfStep {
-  const pcm = new Int16Array(Math.round(((leadMs + tailMs) * 8000) / 1000) + speech().length);
-  pcm.set(speech(), Math.round((leadMs * 8000) / 1000));
-  const packets = [];
-  for (let i = 0; i * 160 < pcm.length; i++) {
-    const payload = Buffer.alloc(160, 0xff);
-    for (let j = 0; j < 160 && i * 160 + j < pcm.length; j++) payload[j] = MULAW_ENCODE_TABLE[pcm[i * 160 + j]! & 0xffff]!;
-    packets.push({ payloadType: 0, marker: i === 0, timestamp: 8000 + i * 160, payload, atMs: i * 20 });
-  }
-  const path = join(mkdtempSync(join(tmpdir(), 'speech-')), 'speech.pcap');
-  writeRtpPcap(path, packets);
-  return { pcap: path, durationMs: packets.length * 20 };
+  const { path, durationMs } = writeAudioPcap(speech(), leadMs, tailMs);
+  return { pcap: path, durationMs };
 }
 
 const SPEECH_SECONDS = speech().length / 8000;

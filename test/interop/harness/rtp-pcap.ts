@@ -2,7 +2,10 @@
  * Writes RTP streams as pcap files (Ethernet/IPv4/UDP framing, libpcap format) that SIPp can replay
  * with `play_pcap_audio`: SIPp rewrites addresses and ports, and keeps each packet's capture time.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MULAW_ENCODE_TABLE } from '../../../src/media/g711.js';
 
 export interface RtpPacketSpec {
   payloadType: number;
@@ -61,4 +64,22 @@ export function writeRtpPcap(path: string, packets: RtpPacketSpec[], ssrc = 0x5e
     records.push(rec, frame);
   });
   writeFileSync(path, Buffer.concat(records));
+}
+
+/**
+ * A capture of PCMU RTP carrying `pcm` (8 kHz) with `leadMs` of silence before and `tailMs` after, one
+ * 20 ms packet per frame at real-time spacing. Returns the file path and its duration.
+ */
+export function writeAudioPcap(pcm: Int16Array, leadMs = 0, tailMs = 0): { path: string; durationMs: number } {
+  const all = new Int16Array(Math.round(((leadMs + tailMs) * 8000) / 1000) + pcm.length);
+  all.set(pcm, Math.round((leadMs * 8000) / 1000));
+  const packets: RtpPacketSpec[] = [];
+  for (let i = 0; i * 160 < all.length; i++) {
+    const payload = Buffer.alloc(160, 0xff);
+    for (let j = 0; j < 160 && i * 160 + j < all.length; j++) payload[j] = MULAW_ENCODE_TABLE[all[i * 160 + j]! & 0xffff]!;
+    packets.push({ payloadType: 0, marker: i === 0, timestamp: 8000 + i * 160, payload, atMs: i * 20 });
+  }
+  const path = join(mkdtempSync(join(tmpdir(), 'audio-pcap-')), 'audio.pcap');
+  writeRtpPcap(path, packets);
+  return { path, durationMs: packets.length * 20 };
 }
