@@ -13,6 +13,8 @@ import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '..
 import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
 import type { DtmfDigit } from './dtmf-input.js';
 import { CallMedia } from './call-media.js';
+import { abortable, sleep } from './abortable.js';
+import { openRecognition, transcribeAudio } from './call-speech.js';
 import { parseDtmfInfo } from '../sip/dtmf-info.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { Responder } from '../sip/responses.js';
@@ -365,31 +367,12 @@ export class Call extends EventEmitter implements CallControl {
     return this.deps.speech.speakStream(speech, AbortSignal.any([signal, this.lifetime.signal]));
   }
 
-  async loadMedia(url: string, signal: AbortSignal): Promise<Int16Array> {
-    const all = AbortSignal.any([signal, this.lifetime.signal]);
-    const load = this.deps.fetcher.load(url);
-    return new Promise<Int16Array>((resolve, reject) => {
-      const onAbort = (): void => reject(all.reason);
-      if (all.aborted) return onAbort();
-      all.addEventListener('abort', onAbort, { once: true });
-      load.then(resolve, reject).finally(() => all.removeEventListener('abort', onAbort));
-    });
+  loadMedia(url: string, signal: AbortSignal): Promise<Int16Array> {
+    return abortable(this.deps.fetcher.load(url), AbortSignal.any([signal, this.lifetime.signal]));
   }
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
-    const all = AbortSignal.any([signal, this.lifetime.signal]);
-    return new Promise<void>((resolve, reject) => {
-      if (all.aborted) return reject(all.reason);
-      const timer = setTimeout(() => {
-        all.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(all.reason);
-      };
-      all.addEventListener('abort', onAbort, { once: true });
-    });
+    return sleep(ms, AbortSignal.any([signal, this.lifetime.signal]));
   }
 
   onDigit(listener: (digit: string) => void, onKeyDown?: () => void): () => void {
@@ -420,21 +403,9 @@ export class Call extends EventEmitter implements CallControl {
     }
   }
 
-  async recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream> {
-    const choice = this.deps.recognizers.choose(request.speechModel, this.info.accountSid);
-    if (choice.substitutedFor) this.note('verb.warning', { message: `speech model "${choice.substitutedFor}" is not configured; using ${choice.recognizer.name}` });
-    return choice.recognizer.open(
-      {
-        language: request.language,
-        hints: request.hints,
-        sampleRate: 8000,
-        ...(choice.model !== undefined ? { model: choice.model } : {}),
-        interimResults: request.interimResults,
-        profanityFilter: request.profanityFilter,
-      },
-      events,
-      AbortSignal.any([signal, this.lifetime.signal]),
-    );
+  recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream> {
+    const all = AbortSignal.any([signal, this.lifetime.signal]);
+    return openRecognition(this.deps.recognizers, this.info.accountSid, request, events, all, (message) => this.note('verb.warning', { message }));
   }
 
   sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void {
@@ -445,10 +416,7 @@ export class Call extends EventEmitter implements CallControl {
     return this.deps.recordings.start(this.info.accountSid, this.sid, source);
   }
 
-  async transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null> {
-    const { recognizer } = this.deps.recognizers.choose('default', this.info.accountSid);
-    const stream = await recognizer.open({ language, hints: [], sampleRate: 8000, interimResults: false, profanityFilter: true }, {});
-    for (let i = 0; i < samples.length; i += 160) stream.write(samples.subarray(i, i + 160));
-    return stream.finish();
+  transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null> {
+    return transcribeAudio(this.deps.recognizers, this.info.accountSid, samples, language);
   }
 }
