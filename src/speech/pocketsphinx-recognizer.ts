@@ -9,7 +9,7 @@
  *   until 4 KB or exit; `stdbuf -oL` (coreutils) makes it line-buffered so finals arrive mid-stream.
  * - The only model is the 16 kHz en-US one; 8 kHz phone audio is upsampled. Band-limited audio decodes
  *   badly (empty 4–8 kHz filters, digital silence from µ-law): 38/84 clips right in our sweep. Adding a
- *   fixed, seeded white-noise floor (~−43 dBFS) raised that to 74/84 (fixtures: 5/14 → 14/14); a noise
+ *   fixed, seeded white-noise floor (~−43 dBFS) raised that to 74/84, 76/84 with the VAD setting below (fixtures: 5/14 → 14/14); a noise
  *   floor is what the model saw in training. Spectral folding and -dither were measured and lost.
  * - With hints the search is a JSGF grammar over just those phrases (speech-grammar.ts says why not
  *   -kws). pocketsphinx's grammar search has no word posteriors (it prints a placeholder 1.000000), so
@@ -56,6 +56,13 @@ const INSTALL_HINT = 'install the Debian packages `pocketsphinx pocketsphinx-en-
 /** Peak of the uniform noise floor added to band-limited input (±410 ≈ −43 dBFS RMS); see header. */
 const NOISE_FLOOR_PEAK = 410;
 const SUPPORTED_LANGUAGE = /^en(-(us|gb))?$/i;
+/**
+ * The CLI's VAD (threshold 2.0 by default) fires once on the noise floor while its noise estimate
+ * settles, ~1 s in, and a grammar search then forces a hint onto it: "no" from pure silence. 2.5 stops
+ * that and, on the 84-clip sweep, loses nothing at normal level (76/84) or 10 dB quieter (75/84),
+ * where 3.0 dropped to 69/84. Priming the decoder with 2 s of noise instead cost accuracy (68/84).
+ */
+const VAD_THRESHOLD = '2.5';
 
 /** Counting semaphore whose waiters can give up (AbortSignal). */
 class Slots {
@@ -64,6 +71,7 @@ class Slots {
   constructor(private readonly limit: number) {}
 
   acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new SttError('aborted', 'recognition aborted before it started'));
     if (this.active < this.limit) {
       this.active++;
       return Promise.resolve();
@@ -127,7 +135,7 @@ export class PocketsphinxRecognizer implements SpeechRecognizer {
     };
     try {
       const search = buildSpeechSearch(options.hints, options.hints.length > 0 ? await this.loadDictionary() : () => undefined);
-      const args = ['-infile', '/dev/stdin', '-time', 'yes', '-hmm', join(this.modelDir, 'en-us')];
+      const args = ['-infile', '/dev/stdin', '-time', 'yes', '-vad_threshold', VAD_THRESHOLD, '-hmm', join(this.modelDir, 'en-us')];
       if (search.kind === 'grammar') {
         const files = await this.grammarFilesFor(search.jsgf, search.dictionary);
         args.push('-jsgf', files.jsgf, '-dict', files.dict);
@@ -207,10 +215,11 @@ export class PocketsphinxRecognizer implements SpeechRecognizer {
   private spawnDecoder(args: string[]): Promise<ChildProcessWithoutNullStreams> {
     // The CLI fopen()s -infile. Node's stdio "pipes" are socketpairs, and open("/dev/stdin") on a socket
     // fails (ENXIO), so `cat` bridges our socket to a real pipe. The shell leads its own process group
-    // (detached), which abort() signals as a whole; if Patchbay dies, the socket closes, cat sees EOF
-    // and the decoder finishes and exits on its own.
+    // (detached), which abort() signals as a whole; its no-op TERM trap keeps it alive to reap cat and
+    // the decoder (no orphans left for init), then it exits with the decoder's status. If Patchbay
+    // dies, the socket closes, cat sees EOF and the decoder finishes and exits on its own.
     const decoder = this.stdbuf ? [this.stdbuf, '-oL', this.binary, ...args] : [this.binary, ...args];
-    const child = spawn('/bin/sh', ['-c', 'cat | exec "$@"', 'pocketsphinx', ...decoder], { detached: true });
+    const child = spawn('/bin/sh', ['-c', 'trap : TERM; cat | "$@"', 'pocketsphinx', ...decoder], { detached: true });
     return new Promise((resolve, reject) => {
       const onError = (cause: Error): void => {
         reject(new SttError('unavailable', `cannot start ${this.binary}: ${cause.message}; ${INSTALL_HINT}`, { cause }));
@@ -285,7 +294,14 @@ export class PocketsphinxStream implements RecognitionStream {
           return resolve(joinResults(this.finals));
         }
         this.state = 'done';
-        const how = signal ? `was killed by ${signal}` : code === 0 ? 'exited before the audio ended' : `exited with code ${code}`;
+        // The shell reports a decoder killed by signal N as exit status 128 + N.
+        const how = signal
+          ? `was killed by ${signal}`
+          : code === 0
+            ? 'exited before the audio ended'
+            : code !== null && code > 128
+              ? `was killed by signal ${code - 128}`
+              : `exited with code ${code}`;
         const detail = lastLogLine(this.stderrTail);
         const err = new SttError('engine-failed', `pocketsphinx ${how}${detail ? `: ${detail}` : ''}`, { cause: this.stdinError });
         this.events.error?.(err);
@@ -367,7 +383,7 @@ const FILLER = /^(<.*>|\[.*\]|\+.*\+|\(NULL\))$/;
  */
 class DecoderOutputParser {
   private rest = '';
-  private utterance: { words: string[]; segments: Array<{ start: number; end: number; posterior: number }> } | undefined;
+  private utterance: { words: string[]; segments: Array<{ word: string; start: number; end: number; posterior: number }> } | undefined;
 
   constructor(
     private readonly grammar: boolean,
@@ -395,7 +411,7 @@ class DecoderOutputParser {
     }
     const u = this.utterance;
     if (!u || FILLER.test(seg[1]!) || u.segments.length >= u.words.length) return;
-    u.segments.push({ start: Number(seg[2]), end: Number(seg[3]), posterior: Number(seg[4]) });
+    u.segments.push({ word: seg[1]!.replace(/\(\d+\)$/, ''), start: Number(seg[2]) * 1000, end: Number(seg[3]) * 1000 + 10, posterior: Number(seg[4]) });
     if (u.segments.length === u.words.length) this.complete();
   }
 
@@ -403,13 +419,17 @@ class DecoderOutputParser {
     const u = this.utterance;
     this.utterance = undefined;
     if (!u || u.words.length === 0) return;
+    // Segment times are frame starts at 100 frames/s from the first sample written (silence counted;
+    // resampling keeps time), and a word's last frame ends 10 ms after its start.
     const segs = u.segments;
-    // Times are frame starts at 100 frames/s; the last frame ends 10 ms after its start.
-    const startMs = segs.length > 0 ? Math.round(segs[0]!.start * 1000) : 0;
-    const endMs = segs.length > 0 ? Math.round(segs[segs.length - 1]!.end * 1000) + 10 : 0;
+    if (segs.length === 0) return;
     const posteriors = segs.map((s) => s.posterior).filter((p) => Number.isFinite(p));
-    const confidence = this.grammar || posteriors.length === 0 ? 0 : Math.min(1, Math.max(0, Math.min(...posteriors)));
-    this.emit({ transcript: u.words.join(' '), confidence, startMs, endMs });
+    this.emit({
+      transcript: segs.map((s) => s.word).join(' '),
+      confidence: this.grammar || posteriors.length === 0 ? 0 : Math.min(1, Math.max(0, Math.min(...posteriors))),
+      startMs: Math.round(segs[0]!.start),
+      endMs: Math.round(segs[segs.length - 1]!.end),
+    });
   }
 }
 

@@ -5,7 +5,7 @@
  *
  * Why a grammar and not keyword spotting (-kws): measured on test/fixtures/speech (14 clips, 7 menu
  * words, 2 espeak-ng voices, 8 kHz µ-law) and an 84-clip sweep (6 voices × 2 speeds), JSGF picked the
- * right word in 14/14 and 74/84, while -kws at any single threshold (1e-5 … 1e-30) got at most 5/14:
+ * right word in 14/14 and 76/84, while -kws at any single threshold (1e-5 … 1e-30) got at most 5/14:
  * short words ("no", "yes") either fired everywhere or never, so thresholds would need per-word tuning
  * that hints cannot supply. The grammar has no garbage path (a phone loop always won over the words
  * in pocketsphinx 5prealpha, and JSGF weights did not change that), so speech outside the hints maps
@@ -21,8 +21,12 @@ export type PronunciationLookup = (word: string) => readonly string[] | undefine
 export interface DroppedHint {
   /** The hint as the app wrote it. */
   hint: string;
-  /** 'unknown-words': some word has no pronunciation; 'empty': nothing left after normalisation. */
-  reason: 'unknown-words' | 'empty';
+  /**
+   * 'unknown-words': some word has no pronunciation; 'empty': nothing left after normalisation;
+   * 'class-token': a Google/Twilio class such as `$OOV_CLASS_DIGIT_SEQUENCE`, which a grammar of
+   * words cannot express.
+   */
+  reason: 'unknown-words' | 'empty' | 'class-token';
   /** The words missing from the dictionary (for 'unknown-words'). */
   unknownWords: string[];
 }
@@ -75,6 +79,10 @@ export function buildSpeechSearch(hints: readonly string[], lookup: Pronunciatio
   const phrases: string[] = [];
   const prons = new Map<string, readonly string[]>();
   for (const hint of splitHints(hints)) {
+    if (hint.startsWith('$')) {
+      dropped.push({ hint, reason: 'class-token', unknownWords: [] });
+      continue;
+    }
     const phrase = normalizePhrase(hint);
     if (phrase === '') {
       dropped.push({ hint, reason: 'empty', unknownWords: [] });
