@@ -131,7 +131,9 @@ export class PocketsphinxRecognizer implements SpeechRecognizer {
     await this.slots.acquire(signal);
     let released = false;
     const release = (): void => {
-      if (!released) (released = true), this.slots.release();
+      if (released) return;
+      released = true;
+      this.slots.release();
     };
     try {
       const search = buildSpeechSearch(options.hints, options.hints.length > 0 ? await this.loadDictionary() : () => undefined);
