@@ -3,6 +3,7 @@
  * nested in `<Gather>`, where the caller's input aborts them through the signal (barge-in).
  */
 import type { CallControl, PlaybackOutcome } from './call-control.js';
+import { VerbErrorCode } from './verb-errors.js';
 import { MAX_LOOP, type PauseVerb, type PlayVerb, type PromptVerb, type SayVerb } from './verb-model.js';
 
 export interface VerbContext {
@@ -27,9 +28,18 @@ async function say(verb: SayVerb, call: CallControl, ctx: VerbContext): Promise<
   const chunks: Int16Array[] = [];
   let last: Promise<PlaybackOutcome> = Promise.resolve('finished');
   const request = { text: verb.text, voice: verb.voice, language: verb.language, ...(verb.ssml !== undefined ? { ssml: verb.ssml } : {}) };
-  for await (const chunk of call.synthesizeStream(request, ctx.signal)) {
-    chunks.push(chunk);
-    last = call.play(chunk, ctx.signal);
+  try {
+    for await (const chunk of call.synthesizeStream(request, ctx.signal)) {
+      chunks.push(chunk);
+      last = call.play(chunk, ctx.signal);
+    }
+  } catch (err) {
+    if (ctx.signal.aborted || (err as Error).name !== 'TtsError') throw err;
+    // A speech engine that is down or refuses its key: recorded on the call, and the document goes on.
+    const reason = (err as { code?: unknown }).code;
+    call.note('error', { code: VerbErrorCode.TextToSpeechFailed, message: `text-to-speech failed: ${(err as Error).message}`, voice: verb.voice, reason: typeof reason === 'string' ? reason : undefined });
+    await last;
+    return;
   }
   if ((await last) !== 'finished') return;
   if (loops(verb.loop) === 1) return;

@@ -39,6 +39,8 @@ export const VerbErrorCode = {
   SpeechRecognitionFailed: 82001,
   /** The recording file could not be written (disk full, permissions). */
   RecordingFailed: 82002,
+  /** A text-to-speech engine failed (down, refused its key, rate-limited): the <Say> is skipped. */
+  TextToSpeechFailed: 82003,
 } as const;
 
 export class VerbDocumentError extends Error {

@@ -9,6 +9,8 @@ import { gather } from '../../src/verbs/gather-executor.js';
 import { readTwiml } from '../../src/verbs/twiml-reader.js';
 import type { GatherVerb } from '../../src/verbs/verb-model.js';
 import type { CallControl, PlaybackOutcome } from '../../src/verbs/call-control.js';
+import { runPrompt } from '../../src/verbs/prompt-executors.js';
+import { TtsError } from '../../src/speech/text-to-speech.js';
 import { SttError, type RecognitionEvents, type RecognitionResult, type RecognitionStream } from '../../src/speech/speech-recognizer.js';
 
 function verbOf(xml: string): GatherVerb {
@@ -238,5 +240,18 @@ describe('<Gather> executor', () => {
     await assert.rejects(run, { name: 'AbortError' });
     assert.equal(call.digitListeners.size, 0);
     assert.equal(call.keyDown.size, 0);
+  });
+
+  it('a speech engine that fails skips the <Say> with error 82003 instead of ending the call', async () => {
+    const call = new ScriptedCall(0);
+    const control = call.control();
+    control.synthesizeStream = async function* () {
+      yield* [];
+      throw new TtsError('unauthorized', 'ElevenLabs refused the API key (401)');
+    };
+    await runPrompt({ verb: 'say', text: 'Hello', voice: 'ElevenLabs.abc', language: 'en-US', loop: 1 }, control, ctx());
+    const error = call.notes.find((n) => n.type === 'error');
+    assert.equal(error?.detail.code, 82003);
+    assert.equal(error?.detail.reason, 'unauthorized');
   });
 });
