@@ -22,7 +22,8 @@ import {
   type RecognitionStream,
   type SpeechRecognizer,
 } from './speech-recognizer.js';
-import { connectRecognizerSocket, pcmS16leBytes } from './websocket-recognizer.js';
+import { connectRecognizerSocket } from './websocket-recognizer.js';
+import { SocketRecognitionStream } from './socket-recognition-stream.js';
 
 export interface DeepgramRecognizerOptions {
   apiKey: string;
@@ -86,71 +87,45 @@ interface DeepgramResults {
   channel?: { alternatives?: { transcript?: string; confidence?: number }[] };
 }
 
-type StreamState = 'open' | 'finishing' | 'done' | 'failed' | 'aborted';
-
-class DeepgramStream implements RecognitionStream {
-  private state: StreamState = 'open';
-  private readonly finals: RecognitionResult[] = [];
+/** Deepgram's live stream: CloseStream ends the audio; Metadata (or a clean close) follows the last results. */
+class DeepgramStream extends SocketRecognitionStream {
   /** `is_final` segments of the utterance in progress. */
   private segments: RecognitionResult[] = [];
-  private failure: SttError | undefined;
-  private socketError: Error | undefined;
-  private settle: { resolve(r: RecognitionResult | null): void; reject(e: SttError): void } | undefined;
-  private finishPromise: Promise<RecognitionResult | null> | undefined;
-  private finishTimer: object | undefined;
   private keepAliveTimer: object | undefined;
   private lastSentAt: number;
-  private readonly onAbort = (): void => this.abort();
 
   constructor(
-    private readonly ws: WebSocket,
-    private readonly events: RecognitionEvents,
-    private readonly finishTimeoutMs: number,
+    ws: WebSocket,
+    events: RecognitionEvents,
+    finishTimeoutMs: number,
     private readonly keepAliveMs: number,
-    private readonly clock: Clock,
-    private readonly signal: AbortSignal | undefined,
+    clock: Clock,
+    signal: AbortSignal | undefined,
   ) {
+    super(ws, events, 'deepgram', finishTimeoutMs, clock, signal);
     this.lastSentAt = clock.now();
-    ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.onMessage(data.toString());
-    });
-    ws.on('error', (err) => {
-      this.socketError = err; // 'close' follows and reports it
-    });
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    signal?.addEventListener('abort', this.onAbort, { once: true });
     this.scheduleKeepAlive();
   }
 
-  write(samples: Int16Array): void {
-    // Deepgram treats an empty binary frame as the end of the stream: never send one.
-    if (this.state !== 'open' || samples.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(pcmS16leBytes(samples));
+  protected endOfAudioFrame(): string {
+    return JSON.stringify({ type: 'CloseStream' });
+  }
+
+  protected finishTimeoutMessage(ms: number): string {
+    return `deepgram: no final results within ${ms} ms of CloseStream`;
+  }
+
+  protected override afterAudioSent(): void {
     this.lastSentAt = this.clock.now();
   }
 
-  finish(): Promise<RecognitionResult | null> {
-    if (this.finishPromise) return this.finishPromise;
-    if (this.state === 'aborted') return Promise.reject(new SttError('aborted', 'deepgram: stream was aborted'));
-    if (this.failure) return Promise.reject(this.failure);
-    this.state = 'finishing';
-    this.finishPromise = new Promise((resolve, reject) => {
-      this.settle = { resolve, reject };
-    });
-    this.ws.send(JSON.stringify({ type: 'CloseStream' }));
-    this.finishTimer = this.clock.setTimeout(
-      () => this.fail(new SttError('timeout', `deepgram: no final results within ${this.finishTimeoutMs} ms of CloseStream`)),
-      this.finishTimeoutMs,
-    );
-    return this.finishPromise;
+  protected override releaseExtra(): void {
+    if (this.keepAliveTimer) this.clock.clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
   }
 
-  abort(): void {
-    if (this.state === 'done' || this.state === 'failed' || this.state === 'aborted') return;
-    this.state = 'aborted';
-    this.release();
-    this.ws.terminate();
-    this.settle?.reject(new SttError('aborted', 'deepgram: stream was aborted'));
+  protected onFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    if (!isBinary) this.onMessage(data.toString());
   }
 
   private scheduleKeepAlive(): void {
@@ -167,7 +142,6 @@ class DeepgramStream implements RecognitionStream {
   }
 
   private onMessage(text: string): void {
-    if (this.state !== 'open' && this.state !== 'finishing') return;
     let msg: { type?: unknown } & Record<string, unknown>;
     try {
       msg = JSON.parse(text) as typeof msg;
@@ -225,43 +199,16 @@ class DeepgramStream implements RecognitionStream {
     this.events.final?.(utterance);
   }
 
-  private complete(): void {
+  protected override complete(): void {
     this.endUtterance();
-    this.state = 'done';
-    this.release();
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000);
-    this.settle?.resolve(joinResults(this.finals));
+    super.complete();
   }
 
-  private onClose(code: number, reason: string): void {
+  protected override onSocketClosed(code: number, reason: string): void {
     if (this.state === 'finishing' && (code === 1000 || code === 1005) && !this.socketError) return this.complete();
-    if (this.state !== 'open' && this.state !== 'finishing') return;
     // Deepgram names its errors in the close reason (NET-0001, DATA-0000...).
     const why = this.socketError ? this.socketError.message : `code ${code}${reason ? ` ${reason}` : ''}`;
     this.fail(new SttError('engine-failed', `deepgram closed the stream (${why})`, { cause: this.socketError }));
-  }
-
-  /**
-   * Ends the stream with an error, reported once: through finish()'s rejection when finish() is
-   * pending, through `events.error` otherwise (and to a later finish() call).
-   */
-  private fail(err: SttError, closeCode?: number): void {
-    if (this.state !== 'open' && this.state !== 'finishing') return;
-    const finishing = this.state === 'finishing';
-    this.state = 'failed';
-    this.failure = err;
-    this.release();
-    if (closeCode !== undefined && this.ws.readyState === WebSocket.OPEN) this.ws.close(closeCode);
-    else this.ws.terminate();
-    if (finishing) this.settle?.reject(err);
-    else this.events.error?.(err);
-  }
-
-  private release(): void {
-    if (this.finishTimer) this.clock.clearTimeout(this.finishTimer);
-    if (this.keepAliveTimer) this.clock.clearTimeout(this.keepAliveTimer);
-    this.finishTimer = this.keepAliveTimer = undefined;
-    this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 

@@ -14,12 +14,11 @@
  * (timeouts, abort, HTTP refusals mapped to SttError codes).
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { endianness } from 'node:os';
 import WebSocket from 'ws';
+import { SocketRecognitionStream } from './socket-recognition-stream.js';
 import { systemClock, type Clock } from '../sip/clock.js';
 import {
   SttError,
-  joinResults,
   type RecognitionEvents,
   type RecognitionOptions,
   type RecognitionResult,
@@ -55,14 +54,7 @@ export interface RecognizerSocketOptions {
   reasonHeader?: string;
 }
 
-const IS_BIG_ENDIAN = endianness() === 'BE';
-
-/** Copies samples into a little-endian byte buffer (the caller may reuse its array; ws may queue ours). */
-export function pcmS16leBytes(samples: Int16Array): Buffer {
-  const bytes = Buffer.from(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
-  if (IS_BIG_ENDIAN) bytes.swap16();
-  return bytes;
-}
+export { pcmS16leBytes } from './socket-recognition-stream.js';
 
 /** A refused upgrade: which SttError code the HTTP status means. */
 function codeForStatus(status: number): SttErrorCode {
@@ -183,65 +175,22 @@ function parseEngineFrame(text: string): EngineFrame {
   }
 }
 
-type StreamState = 'open' | 'finishing' | 'done' | 'failed' | 'aborted';
-
-class WebSocketRecognitionStream implements RecognitionStream {
-  private state: StreamState = 'open';
-  private readonly finals: RecognitionResult[] = [];
-  private failure: SttError | undefined;
-  private socketError: Error | undefined;
-  private finishTimer: object | undefined;
-  private settle: { resolve(r: RecognitionResult | null): void; reject(e: SttError): void } | undefined;
-  private finishPromise: Promise<RecognitionResult | null> | undefined;
-  private readonly onAbort = (): void => this.abort();
-
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly events: RecognitionEvents,
-    private readonly engine: string,
-    private readonly finishTimeoutMs: number,
-    private readonly clock: Clock,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('error', (err) => {
-      this.socketError = err; // 'close' follows and reports it
-    });
-    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+/** Patchbay's custom protocol: `stop` ends the audio, `done` follows the last `final`. */
+class WebSocketRecognitionStream extends SocketRecognitionStream {
+  protected endOfAudioFrame(): string {
+    return JSON.stringify({ type: 'stop' });
   }
 
-  write(samples: Int16Array): void {
-    if (this.state !== 'open' || samples.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(pcmS16leBytes(samples));
+  protected finishTimeoutMessage(ms: number): string {
+    return `${this.engine}: no "done" within ${ms} ms of "stop"`;
   }
 
-  finish(): Promise<RecognitionResult | null> {
-    if (this.finishPromise) return this.finishPromise;
-    if (this.state === 'aborted') return Promise.reject(new SttError('aborted', `${this.engine}: stream was aborted`));
-    if (this.failure) return Promise.reject(this.failure);
-    this.state = 'finishing';
-    this.finishPromise = new Promise((resolve, reject) => {
-      this.settle = { resolve, reject };
-    });
-    this.ws.send(JSON.stringify({ type: 'stop' }));
-    this.finishTimer = this.clock.setTimeout(
-      () => this.fail(new SttError('timeout', `${this.engine}: no "done" within ${this.finishTimeoutMs} ms of "stop"`)),
-      this.finishTimeoutMs,
-    );
-    return this.finishPromise;
+  protected override onSocketClosed(code: number, reason: string): void {
+    const why = this.socketError ? this.socketError.message : `code ${code}${reason ? ` ${reason}` : ''}`;
+    this.fail(new SttError('engine-failed', `${this.engine}: connection closed before "done" (${why})`, { cause: this.socketError }));
   }
 
-  abort(): void {
-    if (this.state === 'done' || this.state === 'failed' || this.state === 'aborted') return;
-    this.state = 'aborted';
-    this.release();
-    this.ws.terminate();
-    this.settle?.reject(new SttError('aborted', `${this.engine}: stream was aborted`));
-  }
-
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
-    if (this.state !== 'open' && this.state !== 'finishing') return;
+  protected onFrame(data: WebSocket.RawData, isBinary: boolean): void {
     // RFC 6455 §7.4.1: 1002 = protocol error, 1000 = normal closure.
     if (isBinary) return this.fail(new SttError('engine-failed', `${this.engine}: protocol error: unexpected binary frame`), 1002);
     let frame: EngineFrame;
@@ -268,43 +217,11 @@ class WebSocketRecognitionStream implements RecognitionStream {
         if (this.state !== 'finishing') {
           return this.fail(new SttError('engine-failed', `${this.engine}: protocol error: "done" before "stop"`), 1002);
         }
-        this.state = 'done';
-        this.release();
-        this.ws.close(1000);
-        this.settle?.resolve(joinResults(this.finals));
+        this.complete();
         break;
       case 'ignored':
         break;
     }
-  }
-
-  private onClose(code: number, reason: string): void {
-    if (this.state !== 'open' && this.state !== 'finishing') return;
-    const why = this.socketError ? this.socketError.message : `code ${code}${reason ? ` ${reason}` : ''}`;
-    this.fail(new SttError('engine-failed', `${this.engine}: connection closed before "done" (${why})`, { cause: this.socketError }));
-  }
-
-  /**
-   * Ends the stream with an error, reported once: through finish()'s rejection when finish() is
-   * pending, through `events.error` otherwise (and to a later finish() call).
-   */
-  private fail(err: SttError, closeCode?: number): void {
-    if (this.state !== 'open' && this.state !== 'finishing') return;
-    const finishing = this.state === 'finishing';
-    this.state = 'failed';
-    this.failure = err;
-    this.release();
-    // A live engine gets a proper close frame; a silent or dead one is cut off at once.
-    if (closeCode !== undefined && this.ws.readyState === WebSocket.OPEN) this.ws.close(closeCode);
-    else this.ws.terminate();
-    if (finishing) this.settle?.reject(err);
-    else this.events.error?.(err);
-  }
-
-  private release(): void {
-    if (this.finishTimer) this.clock.clearTimeout(this.finishTimer);
-    this.finishTimer = undefined;
-    this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
