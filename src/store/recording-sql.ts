@@ -6,7 +6,7 @@
 import { isSid } from '../ids.js';
 import type { SqlDatabase, SqlRunner } from './migrations.js';
 import { isSafeRelativePath } from './recording-paths.js';
-import { decodePageToken, encodePageToken } from './store-sql.js';
+import { selectNewestFirst } from './store-sql.js';
 import {
   RECORDING_SOURCES,
   RECORDING_STATUSES,
@@ -160,30 +160,15 @@ export async function selectRecording(db: SqlRunner, accountSid: string, sid: st
 }
 
 export async function selectRecordings(db: SqlRunner, q: RecordingListQuery): Promise<RecordingPage> {
-  if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > 1000) {
-    throw new StoreError('INVALID_QUERY', `pageSize must be an integer 1-1000, got ${q.pageSize}`);
-  }
-  const where = ['account_sid = $1'];
-  const params: unknown[] = [q.accountSid];
-  if (q.callSid !== undefined) {
-    params.push(q.callSid);
-    where.push(`call_sid = $${params.length}`);
-  }
-  if (q.pageToken !== undefined) {
-    const cursor = decodePageToken(q.pageToken);
-    params.push(cursor.startTimeText, cursor.sid);
-    where.push(`(start_time, sid) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
-  }
-  params.push(q.pageSize + 1); // one extra row tells whether a next page exists
-  const { rows } = await db.query<RecordingRow & { start_cursor: string }>(
-    `SELECT ${COLUMNS_SQL}, start_time::text AS start_cursor FROM recordings WHERE ${where.join(' AND ')}
-     ORDER BY start_time DESC, sid DESC LIMIT $${params.length}`,
-    params,
-  );
-  const page = rows.slice(0, q.pageSize);
-  const last = page[page.length - 1];
-  const nextPageToken = rows.length > q.pageSize && last ? encodePageToken(last.start_cursor, last.sid) : null;
-  return { recordings: page.map(rowToRecording), nextPageToken };
+  const { rows, nextPageToken } = await selectNewestFirst<RecordingRow>(db, {
+    table: 'recordings',
+    columnsSql: COLUMNS_SQL,
+    accountSid: q.accountSid,
+    filters: q.callSid !== undefined ? { call_sid: q.callSid } : {},
+    pageSize: q.pageSize,
+    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
+  });
+  return { recordings: rows.map(rowToRecording), nextPageToken };
 }
 
 export async function removeRecording(db: SqlDatabase, accountSid: string, sid: string): Promise<boolean> {

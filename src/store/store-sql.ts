@@ -219,18 +219,22 @@ export function decodePageToken(token: string): { startTimeText: string; sid: st
   return { startTimeText: t, sid: s };
 }
 
-export async function selectCalls(db: SqlRunner, q: CallListQuery): Promise<CallPage> {
+/**
+ * One page of `table`, newest first by (start_time, sid), using the keyset cursor above. `filters`
+ * are extra `column = value` conditions (beside the account). Rows come back raw; callers map them.
+ */
+export async function selectNewestFirst<Row>(
+  db: SqlRunner,
+  q: { table: 'calls' | 'recordings'; columnsSql: string; accountSid: string; filters: Record<string, unknown>; pageSize: number; pageToken?: string },
+): Promise<{ rows: Row[]; nextPageToken: string | null }> {
   if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > 1000) {
     throw new StoreError('INVALID_QUERY', `pageSize must be an integer 1-1000, got ${q.pageSize}`);
   }
-  if (q.status !== undefined && !CALL_STATUSES.includes(q.status)) {
-    throw new StoreError('INVALID_QUERY', `unknown call status "${String(q.status)}"`);
-  }
   const where = ['account_sid = $1'];
   const params: unknown[] = [q.accountSid];
-  if (q.status !== undefined) {
-    params.push(q.status);
-    where.push(`status = $${params.length}`);
+  for (const [column, value] of Object.entries(q.filters)) {
+    params.push(value);
+    where.push(`${column} = $${params.length}`);
   }
   if (q.pageToken !== undefined) {
     const cursor = decodePageToken(q.pageToken);
@@ -238,15 +242,29 @@ export async function selectCalls(db: SqlRunner, q: CallListQuery): Promise<Call
     where.push(`(start_time, sid) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
   }
   params.push(q.pageSize + 1); // one extra row tells whether a next page exists
-  const { rows } = await db.query<CallRow & { start_cursor: string }>(
-    `SELECT ${CALL_COLUMNS_SQL}, start_time::text AS start_cursor FROM calls WHERE ${where.join(' AND ')}
+  const { rows } = await db.query<Row & { sid: string; start_cursor: string }>(
+    `SELECT ${q.columnsSql}, start_time::text AS start_cursor FROM ${q.table} WHERE ${where.join(' AND ')}
      ORDER BY start_time DESC, sid DESC LIMIT $${params.length}`,
     params,
   );
   const page = rows.slice(0, q.pageSize);
   const last = page[page.length - 1];
-  const nextPageToken = rows.length > q.pageSize && last ? encodePageToken(last.start_cursor, last.sid) : null;
-  return { calls: page.map(rowToCall), nextPageToken };
+  return { rows: page, nextPageToken: rows.length > q.pageSize && last ? encodePageToken(last.start_cursor, last.sid) : null };
+}
+
+export async function selectCalls(db: SqlRunner, q: CallListQuery): Promise<CallPage> {
+  if (q.status !== undefined && !CALL_STATUSES.includes(q.status)) {
+    throw new StoreError('INVALID_QUERY', `unknown call status "${String(q.status)}"`);
+  }
+  const { rows, nextPageToken } = await selectNewestFirst<CallRow>(db, {
+    table: 'calls',
+    columnsSql: CALL_COLUMNS_SQL,
+    accountSid: q.accountSid,
+    filters: q.status !== undefined ? { status: q.status } : {},
+    pageSize: q.pageSize,
+    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
+  });
+  return { calls: rows.map(rowToCall), nextPageToken };
 }
 
 export async function closeInterrupted(db: SqlRunner, reason: string, endTime: string): Promise<number> {
