@@ -92,9 +92,15 @@ CREATE INDEX recordings_call_start_idx ON recordings (account_sid, call_sid, sta
 CREATE INDEX recordings_open_idx ON recordings (status) WHERE status = 'in-progress';
 `;
 
+// Settings documents: speech engines and their credentials, chosen per account.
+const ACCOUNT_SPEECH_SETTINGS = `
+ALTER TABLE accounts ADD COLUMN speech jsonb NOT NULL DEFAULT '{}'::jsonb;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'recordings', sql: RECORDINGS },
+  { version: 3, name: 'account speech settings', sql: ACCOUNT_SPEECH_SETTINGS },
 ];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */

@@ -15,6 +15,7 @@ import type { SerializedCallEvent } from './store-sql.js';
 import {
   StoreError,
   type Account,
+  type AccountSpeechSettings,
   type AccountStore,
   type CallEvent,
   type CallListQuery,
@@ -201,6 +202,14 @@ export class PgliteStore implements CallStore, AccountStore, RecordingStore {
 
   getAccount(sid: string): Promise<Account | null> {
     return this.request({ op: 'getAccount', sid }) as Promise<Account | null>;
+  }
+
+  getSpeechSettings(accountSid: string): Promise<AccountSpeechSettings | null> {
+    return this.request({ op: 'getSpeechSettings', accountSid }) as Promise<AccountSpeechSettings | null>;
+  }
+
+  setSpeechSettings(accountSid: string, settings: AccountSpeechSettings): Promise<void> {
+    return this.request({ op: 'setSpeechSettings', accountSid, settings }) as Promise<void>;
   }
 
   createRecording(rec: RecordingRecord): Promise<void> {

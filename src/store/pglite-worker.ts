@@ -11,20 +11,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { runMigrations, type SqlDatabase } from './migrations.js';
+import { ensureAccount, replaceSpeechSettings, selectAccount, selectSpeechSettings } from './account-sql.js';
 import {
   closeInterrupted,
-  ensureAccount,
   insertCall,
   insertEvents,
   patchCall,
-  selectAccount,
   selectCall,
   selectCalls,
   toStoreError,
   type SerializedCallEvent,
 } from './store-sql.js';
 import { insertRecording, patchRecording, removeRecording, selectInProgressRecordings, selectRecording, selectRecordings } from './recording-sql.js';
-import type { CallListQuery, CallRecord, RecordingListQuery, RecordingPatch, RecordingRecord, StoreErrorCode } from './store-types.js';
+import type { AccountSpeechSettings, CallListQuery, CallRecord, RecordingListQuery, RecordingPatch, RecordingRecord, StoreErrorCode } from './store-types.js';
 
 export type WriteOp =
   | { op: 'createCall'; rec: CallRecord }
@@ -40,6 +39,8 @@ export type StoreOp =
   | { op: 'listCalls'; q: CallListQuery }
   | { op: 'ensureAccount'; opts: { sid?: string; authToken?: string } }
   | { op: 'getAccount'; sid: string }
+  | { op: 'getSpeechSettings'; accountSid: string }
+  | { op: 'setSpeechSettings'; accountSid: string; settings: AccountSpeechSettings }
   | { op: 'getRecording'; accountSid: string; sid: string }
   | { op: 'listRecordings'; q: RecordingListQuery }
   | { op: 'deleteRecording'; accountSid: string; sid: string }
@@ -137,6 +138,12 @@ async function runOne(db: PGlite, r: StoreRequest): Promise<StoreResponse> {
         break;
       case 'getAccount':
         result = await selectAccount(sql, b.sid);
+        break;
+      case 'getSpeechSettings':
+        result = await selectSpeechSettings(sql, b.accountSid);
+        break;
+      case 'setSpeechSettings':
+        await replaceSpeechSettings(sql, b.accountSid, b.settings);
         break;
       case 'getRecording':
         result = await selectRecording(sql, b.accountSid, b.sid);

@@ -3,12 +3,10 @@
  * worker and a future PostgreSQL store share one dialect. Rows are mapped to the camelCase
  * records of store-types.ts; timestamps leave as ISO 8601 strings.
  */
-import { isSid, newAuthToken, newSid } from '../ids.js';
-import type { SqlDatabase, SqlRunner } from './migrations.js';
+import type { SqlRunner } from './migrations.js';
 import {
   CALL_STATUSES,
   StoreError,
-  type Account,
   type CallEvent,
   type CallListQuery,
   type CallPage,
@@ -51,7 +49,7 @@ const DIRECTIONS = ['inbound', 'outbound-api', 'outbound-dial'];
 const OPEN_STATUSES_SQL = `('queued', 'initiated', 'ringing', 'in-progress')`;
 const CALL_COLUMNS_SQL = `${RECORD_KEYS.map((k) => COLUMN_OF[k]).join(', ')}, date_created, date_updated`;
 
-function invalid(message: string): StoreError {
+export function invalid(message: string): StoreError {
   return new StoreError('INVALID_RECORD', message);
 }
 
@@ -150,7 +148,7 @@ interface CallRow {
   date_updated: Date | string;
 }
 
-function iso(v: Date | string): string {
+export function iso(v: Date | string): string {
   return (v instanceof Date ? v : new Date(v)).toISOString();
 }
 
@@ -284,47 +282,4 @@ export async function closeInterrupted(db: SqlRunner, reason: string, endTime: s
     [reason, endTime],
   );
   return res.affectedRows ?? 0;
-}
-
-interface AccountRow {
-  sid: string;
-  auth_token: string;
-  friendly_name: string;
-  created_at: Date | string;
-}
-
-function rowToAccount(r: AccountRow): Account {
-  return { sid: r.sid, authToken: r.auth_token, friendlyName: r.friendly_name, createdAt: iso(r.created_at) };
-}
-
-export async function selectAccount(db: SqlRunner, sid: string): Promise<Account | null> {
-  const { rows } = await db.query<AccountRow>('SELECT sid, auth_token, friendly_name, created_at FROM accounts WHERE sid = $1', [sid]);
-  return rows[0] ? rowToAccount(rows[0]) : null;
-}
-
-export async function ensureAccount(
-  db: SqlDatabase,
-  opts: { sid?: string; authToken?: string },
-): Promise<{ account: Account; created: boolean }> {
-  if (opts.sid !== undefined && !isSid('AC', opts.sid)) throw invalid(`account SID must match ^AC[0-9a-fA-F]{32}$, got "${opts.sid}"`);
-  if (opts.authToken !== undefined && opts.authToken.length === 0) throw invalid('auth token must not be empty');
-  return db.transaction(async (tx) => {
-    const found = opts.sid !== undefined
-      ? await tx.query<AccountRow>('SELECT sid, auth_token, friendly_name, created_at FROM accounts WHERE sid = $1 FOR UPDATE', [opts.sid])
-      : await tx.query<AccountRow>('SELECT sid, auth_token, friendly_name, created_at FROM accounts ORDER BY created_at, sid LIMIT 1 FOR UPDATE');
-    const existing = found.rows[0];
-    if (existing) {
-      if (opts.authToken !== undefined && opts.authToken !== existing.auth_token) {
-        await tx.query('UPDATE accounts SET auth_token = $2 WHERE sid = $1', [existing.sid, opts.authToken]);
-        existing.auth_token = opts.authToken;
-      }
-      return { account: rowToAccount(existing), created: false };
-    }
-    const { rows } = await tx.query<AccountRow>(
-      `INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ($1, $2, $3)
-       RETURNING sid, auth_token, friendly_name, created_at`,
-      [opts.sid ?? newSid('AC'), opts.authToken ?? newAuthToken(), 'Patchbay account'],
-    );
-    return { account: rowToAccount(rows[0] as AccountRow), created: true };
-  });
 }

@@ -112,6 +112,19 @@ export interface CallStore {
   closeInterruptedCalls(reason: string, endTime: string): Promise<number>;
 }
 
+/**
+ * An account's speech choices: the recognizer for Gathers that name none (`speechModel` names one
+ * explicitly), the default recognition language, and the account's own engine credentials, which
+ * take precedence over the server's. Plain data: validated by the API, interpreted by speech/.
+ */
+export interface AccountSpeechSettings {
+  recognizer?: string;
+  language?: string;
+  deepgram?: { apiKey: string; url?: string };
+  openai?: { apiKey: string; url?: string };
+  websocket?: { url: string; token?: string };
+}
+
 export interface AccountStore {
   /**
    * Makes sure an account exists. With `sid`: that account (created if missing); an `authToken`
@@ -120,6 +133,10 @@ export interface AccountStore {
    */
   ensureAccount(opts: { sid?: string; authToken?: string }): Promise<{ account: Account; created: boolean }>;
   getAccount(sid: string): Promise<Account | null>;
+  /** Null when the account does not exist; `{}` when it has chosen nothing. */
+  getSpeechSettings(accountSid: string): Promise<AccountSpeechSettings | null>;
+  /** Replaces the whole document; rejects with StoreError 'ACCOUNT_NOT_FOUND'. */
+  setSpeechSettings(accountSid: string, settings: AccountSpeechSettings): Promise<void>;
 }
 
 /**
@@ -210,6 +227,7 @@ export interface RecordingStore {
 export type StoreErrorCode =
   | 'CALL_NOT_FOUND'
   | 'RECORDING_NOT_FOUND'
+  | 'ACCOUNT_NOT_FOUND'
   | 'RECORDING_IN_PROGRESS'
   | 'DUPLICATE_SID'
   | 'INVALID_PAGE_TOKEN'

@@ -27,16 +27,19 @@ describe('runMigrations', () => {
     }
   });
 
-  it('upgrades a version-1 database in place: existing calls stay, recordings appear', async () => {
+  it('upgrades a version-1 database in place: existing calls and accounts stay, recordings and speech settings appear', async () => {
     const pg = await PGlite.create();
     const db = pg as unknown as SqlDatabase;
     try {
       assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version === 1)), [1]);
       await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
         VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
-      assert.deepEqual(await runMigrations(db), [2]);
+      await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ('AC1', 'tok', 'old')`);
+      assert.deepEqual(await runMigrations(db), [2, 3]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
+      // Accounts from before per-account speech settings get the server defaults ({}).
+      assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: {} }]);
     } finally {
       await pg.close();
     }

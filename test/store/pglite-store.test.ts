@@ -224,6 +224,19 @@ describe('PgliteStore', () => {
     assert.equal(await store.getAccount(newSid('AC')), null);
     await rejectsWith(store.ensureAccount({ sid: 'ACnot-a-sid' }), 'INVALID_RECORD');
   });
+
+  it("keeps each account's speech settings apart, replacing the whole document", async () => {
+    const a = (await store.ensureAccount({ sid: newSid('AC') })).account.sid;
+    const b = (await store.ensureAccount({ sid: newSid('AC') })).account.sid;
+    assert.deepEqual(await store.getSpeechSettings(a), {});
+    await store.setSpeechSettings(a, { recognizer: 'deepgram', language: 'en-GB', deepgram: { apiKey: 'dg-key', url: 'ws://127.0.0.1:9/' } });
+    assert.deepEqual(await store.getSpeechSettings(a), { recognizer: 'deepgram', language: 'en-GB', deepgram: { apiKey: 'dg-key', url: 'ws://127.0.0.1:9/' } });
+    assert.deepEqual(await store.getSpeechSettings(b), {});
+    await store.setSpeechSettings(a, { language: 'fr-FR' });
+    assert.deepEqual(await store.getSpeechSettings(a), { language: 'fr-FR' });
+    assert.equal(await store.getSpeechSettings(newSid('AC')), null);
+    await rejectsWith(store.setSpeechSettings(newSid('AC'), {}), 'ACCOUNT_NOT_FOUND');
+  });
 });
 
 describe('PgliteStore persistence and recovery', () => {
