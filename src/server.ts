@@ -25,6 +25,7 @@ import { PocketsphinxRecognizer } from './speech/pocketsphinx-recognizer.js';
 import { DeepgramRecognizer } from './speech/deepgram-recognizer.js';
 import { OpenAiRecognizer } from './speech/openai-recognizer.js';
 import { WebSocketRecognizer } from './speech/websocket-recognizer.js';
+import { accountRecognizers } from './speech/account-recognizers.js';
 import { closeInterruptedRecordings } from './store/recording-recovery.js';
 import { CallRecordings } from './calls/call-recordings.js';
 import { WebhookClient } from './webhooks/webhook-client.js';
@@ -90,15 +91,18 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const speech = new TelephonySpeech(tts);
   const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
   // Speech recognizers: the embedded one always; cloud and custom engines when configured.
-  const recognizers = new RecognizerCatalog(
-    [
+  // Accounts may choose their default engine and language, and bring their own keys (/v1/account/speech).
+  const recognizers = new RecognizerCatalog({
+    engines: [
       new PocketsphinxRecognizer({ workDir: join(config.dataDir, 'asr') }),
       ...(config.speech.deepgramApiKey ? [new DeepgramRecognizer({ apiKey: config.speech.deepgramApiKey })] : []),
       ...(config.speech.openaiApiKey ? [new OpenAiRecognizer({ apiKey: config.speech.openaiApiKey })] : []),
       ...(config.speech.recognizerUrl ? [new WebSocketRecognizer({ url: config.speech.recognizerUrl })] : []),
     ],
-    config.speech.defaultRecognizer,
-  );
+    defaultEngine: config.speech.defaultRecognizer,
+    accountSettings: (accountSid) => store.getSpeechSettings(accountSid),
+    accountEngine: accountRecognizers,
+  });
   const webhooks = new WebhookClient();
   const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
 
@@ -169,6 +173,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     isReady: () => ready,
     metrics: () => metrics.render(),
     dataDir: config.dataDir,
+    speech: { serverRecognizers: recognizers.names, defaultRecognizer: config.speech.defaultRecognizer },
     ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });

@@ -9,6 +9,7 @@ import { installErrorHandlers } from './api-errors.js';
 import { callsRoutes } from './calls-routes.js';
 import { recordingsRoutes } from './recordings-routes.js';
 import { twilioRecordingsRoutes } from './twilio-recordings-routes.js';
+import { accountSpeechRoutes } from './account-speech-routes.js';
 import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 
 export interface HttpServerDeps {
@@ -32,6 +33,8 @@ export interface HttpServerDeps {
   isReady: () => boolean;
   /** Prometheus text for GET /metrics. */
   metrics: () => string | Promise<string>;
+  /** The server's speech recognizers, for the account speech settings API (default: the embedded one). */
+  speech?: { serverRecognizers: readonly string[]; defaultRecognizer: string };
   /** Structured logger (pino); silent when omitted. */
   logger?: FastifyBaseLogger;
   /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
@@ -67,6 +70,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   void app.register(callsRoutes, { prefix: '/v1', store: deps.store });
+  const speech = deps.speech ?? { serverRecognizers: ['pocketsphinx'], defaultRecognizer: 'pocketsphinx' };
+  void app.register(accountSpeechRoutes, { prefix: '/v1', store: deps.store, ...speech });
   if (deps.dataDir !== undefined) {
     const recordings = { store: deps.store, dataDir: deps.dataDir, publicBaseUrl: deps.publicBaseUrl };
     void app.register(recordingsRoutes, { prefix: '/v1', ...recordings });

@@ -8,8 +8,10 @@ import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '..
 
 const CALL_RATE = 8000;
 const FRAME = 160;
+/** Twilio's default recognition language, when neither the request nor the account chose one. */
+const DEFAULT_LANGUAGE = 'en-US';
 
-export function openRecognition(
+export async function openRecognition(
   catalog: RecognizerCatalog,
   accountSid: string,
   request: RecognitionRequest,
@@ -17,11 +19,11 @@ export function openRecognition(
   signal: AbortSignal,
   warn: (message: string) => void,
 ): Promise<RecognitionStream> {
-  const choice = catalog.choose(request.speechModel, accountSid);
+  const choice = await catalog.choose(request.speechModel, accountSid);
   if (choice.substitutedFor) warn(`speech model "${choice.substitutedFor}" is not configured; using ${choice.recognizer.name}`);
   return choice.recognizer.open(
     {
-      language: request.language,
+      language: request.language ?? choice.language ?? DEFAULT_LANGUAGE,
       hints: request.hints,
       sampleRate: CALL_RATE,
       ...(choice.model !== undefined ? { model: choice.model } : {}),
@@ -33,10 +35,16 @@ export function openRecognition(
   );
 }
 
-/** Transcribes finished audio with the account's default engine, in 20 ms frames like a live call. */
-export async function transcribeAudio(catalog: RecognizerCatalog, accountSid: string, samples: Int16Array, language: string): Promise<RecognitionResult | null> {
-  const { recognizer } = catalog.choose('default', accountSid);
-  const stream = await recognizer.open({ language, hints: [], sampleRate: CALL_RATE, interimResults: false, profanityFilter: true }, {});
+/**
+ * Transcribes finished audio with the account's default engine, in 20 ms frames like a live call.
+ * `language` null = the account's default language.
+ */
+export async function transcribeAudio(catalog: RecognizerCatalog, accountSid: string, samples: Int16Array, language: string | null): Promise<RecognitionResult | null> {
+  const choice = await catalog.choose('default', accountSid);
+  const stream = await choice.recognizer.open(
+    { language: language ?? choice.language ?? DEFAULT_LANGUAGE, hints: [], sampleRate: CALL_RATE, interimResults: false, profanityFilter: true },
+    {},
+  );
   for (let i = 0; i < samples.length; i += FRAME) stream.write(samples.subarray(i, i + FRAME));
   return stream.finish();
 }

@@ -416,7 +416,7 @@ export class Call extends EventEmitter implements CallControl {
     return this.deps.recordings.start(this.info.accountSid, this.sid, source);
   }
 
-  transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null> {
+  transcribe(samples: Int16Array, language: string | null): Promise<RecognitionResult | null> {
     return transcribeAudio(this.deps.recognizers, this.info.accountSid, samples, language);
   }
 }

@@ -17,7 +17,8 @@ export interface SpeechRequest {
 
 /** What a verb asks of speech recognition; the call picks the engine (account default or `speechModel`). */
 export interface RecognitionRequest {
-  language: string;
+  /** BCP 47 tag; null = the account's default language (en-US unless it chose another). */
+  language: string | null;
   hints: readonly string[];
   /** Twilio's speechModel (`default`, `phone_call`, `deepgram_nova-3`, `pocketsphinx`...). */
   speechModel: string;
@@ -84,7 +85,8 @@ export interface CallControl {
    * Transcribes finished audio (8 kHz) with the account's default recognizer. Not tied to the call's
    * lifetime: a recording's transcription completes after the caller hangs up.
    */
-  transcribe(samples: Int16Array, language: string): Promise<RecognitionResult | null>;
+  /** `language` null = the account's default language. */
+  transcribe(samples: Int16Array, language: string | null): Promise<RecognitionResult | null>;
   /** Starts a recording of this call (the verb decides what audio goes in). */
   startRecording(source: 'RecordVerb'): Promise<RecordingHandle>;
   /**

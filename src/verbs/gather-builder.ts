@@ -72,8 +72,8 @@ export const gatherSpec: VerbSpec = {
     if (maxSpeechTime === null || maxSpeechTime === 0 || (maxSpeechTime !== undefined && maxSpeechTime > MAX_SPEECH_TIME)) {
       fail(VerbErrorCode.Schema, `${label}: maxSpeechTime must be from 1 to ${MAX_SPEECH_TIME} seconds`);
     }
-    const language = parseString(values.language, VerbErrorCode.Schema, label, 'language') ?? DEFAULTS.sayLanguage;
-    if (!LANGUAGE_PATTERN.test(language)) fail(VerbErrorCode.Schema, `${label}: invalid language "${language}"`);
+    const language = parseString(values.language, VerbErrorCode.Schema, label, 'language') ?? null;
+    if (language !== null && !LANGUAGE_PATTERN.test(language)) fail(VerbErrorCode.Schema, `${label}: invalid language "${language}"`);
     return {
       verb: 'gather',
       action: parseUrlAttribute(values.action, label, 'action'),

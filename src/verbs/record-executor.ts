@@ -174,7 +174,7 @@ async function transcribeInBackground(verb: RecordVerb, call: CallControl, ctx: 
       at += f.length;
     }
     try {
-      text = (await call.transcribe(samples, 'en-US'))?.transcript ?? '';
+      text = (await call.transcribe(samples, null))?.transcript ?? '';
     } catch (err) {
       status = 'failed';
       call.note('error', { code: VerbErrorCode.SpeechRecognitionFailed, message: `transcription failed: ${(err as Error).message}` });

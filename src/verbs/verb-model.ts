@@ -81,7 +81,8 @@ export interface GatherVerb {
   actionOnEmptyResult: boolean;
   partialResultCallback: string | null;
   partialResultCallbackMethod: HttpMethod;
-  language: string;
+  /** Recognition language; null = the account's default (en-US unless it chose another). */
+  language: string | null;
   hints: string[];
   speechModel: string;
   profanityFilter: boolean;

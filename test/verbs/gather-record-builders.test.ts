@@ -15,12 +15,12 @@ function code(fn: () => unknown): number {
 }
 
 describe('<Gather> reading', () => {
-  it('has Twilio\'s defaults', () => {
+  it('has Twilio\'s defaults (language left to the account, whose own default is en-US)', () => {
     const [g] = readTwiml('<Response><Gather/></Response>').verbs;
     assert.deepEqual(g, {
       verb: 'gather', action: null, method: 'POST', input: ['dtmf'], timeout: 5, speechTimeout: null, finishOnKey: '#',
       numDigits: null, actionOnEmptyResult: false, partialResultCallback: null, partialResultCallbackMethod: 'POST',
-      language: 'en-US', hints: [], speechModel: 'default', profanityFilter: true, bargeIn: true, maxSpeechTime: 60, prompts: [],
+      language: null, hints: [], speechModel: 'default', profanityFilter: true, bargeIn: true, maxSpeechTime: 60, prompts: [],
     });
   });
 
@@ -43,6 +43,11 @@ describe('<Gather> reading', () => {
     assert.equal(code(() => readTwiml('<Response><Gather speechTimeout="later"/></Response>')), 13327);
     assert.equal(code(() => readTwiml('<Response><Gather input="keys"/></Response>')), 12200);
     assert.equal(code(() => readJsonVerbs([{ verb: 'gather', prompts: [{ verb: 'hangup' }] }])), 13320);
+  });
+
+  it('keeps an explicit language', () => {
+    const [g] = readTwiml('<Response><Gather input="speech" language="en-GB"/></Response>').verbs;
+    assert.equal(g?.verb === 'gather' && g.language, 'en-GB');
   });
 
   it('finishOnKey="" disables the finish key', () => {

@@ -18,6 +18,8 @@ export interface FakeDeepgramOptions {
   handshake?: 'accept' | 'hang' | number;
   /** `finalize` (default): on CloseStream send `finalizeMessages`, Metadata, close 1000. `ignore`: do nothing. */
   onCloseStream?: 'finalize' | 'ignore';
+  /** Called as each session is accepted, before any audio: scripts answers for clients that finish at once. */
+  onSession?: (session: FakeDeepgramSession) => void;
 }
 
 const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
@@ -137,7 +139,9 @@ export class FakeDeepgramServer extends EventEmitter {
         return refuse(socket as Socket, 401, 'Invalid credentials.');
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        fake.sessions.push(new FakeDeepgramSession(url, req.headers, ws, options.onCloseStream ?? 'finalize'));
+        const session = new FakeDeepgramSession(url, req.headers, ws, options.onCloseStream ?? 'finalize');
+        options.onSession?.(session);
+        fake.sessions.push(session);
         fake.emit('change');
       });
     });
