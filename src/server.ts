@@ -151,6 +151,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
       // Partial results, recording status...: queued per call with the status callbacks, signed the same way.
       callbacks: { send: (callSid, url, method, params) => statusSender.enqueue({ callSid, url, method, params, authToken: account.authToken }) },
       recordings,
+      // Media Streams: handshakes signed like webhooks; an app that does not answer within 5 s fails the stream (31920).
+      streams: { connectTimeoutMs: 5000, authToken: account.authToken },
     },
     runner,
   );

@@ -38,6 +38,11 @@ export class CallMedia {
     this.dtmf.on('key-down', () => events.keyDown());
   }
 
+  /** What the last offer/answer settled: codec, payload types, remote address. */
+  get negotiated(): NegotiatedAudio {
+    return this.audio;
+  }
+
   get localPort(): number {
     return this.rtp.localPort;
   }

@@ -6,9 +6,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle, SpeechRequest } from '../verbs/call-control.js';
+import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle, SpeechRequest, StreamHandle } from '../verbs/call-control.js';
 import type { CallRecordings } from './call-recordings.js';
-import type { HttpMethod } from '../verbs/verb-model.js';
+import type { HttpMethod, StreamNoun } from '../verbs/verb-model.js';
+import { CallStreams } from './call-streams.js';
+import { computeTwilioSignature } from '../webhooks/signature.js';
 import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
 import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
 import type { DtmfDigit } from './dtmf-input.js';
@@ -50,6 +52,8 @@ export interface CallDeps {
   recognizers: RecognizerCatalog;
   callbacks: AppCallbacks;
   recordings: CallRecordings;
+  /** Media Streams: the handshake deadline, and the token that signs handshakes (X-Twilio-Signature). */
+  streams?: { connectTimeoutMs: number; authToken: string };
 }
 
 
@@ -88,6 +92,7 @@ export class Call extends EventEmitter implements CallControl {
   /** Aborted when the call ends, whatever ended it. */
   private readonly lifetime = new AbortController();
   private media: CallMedia | null = null;
+  private streams: CallStreams | null = null;
   private readonly digitListeners = new Set<(digit: string) => void>();
   private readonly keyDownListeners = new Set<() => void>();
   private dialog: Dialog | null = null;
@@ -250,6 +255,7 @@ export class Call extends EventEmitter implements CallControl {
 
   private onCallerDigit(d: DtmfDigit): void {
     this.note('dtmf', { digit: d.digit, source: d.source, ...(d.durationMs !== null ? { durationMs: d.durationMs } : {}) });
+    this.streams?.dtmf(d.digit);
     for (const listener of [...this.digitListeners]) listener(d.digit);
   }
 
@@ -344,6 +350,7 @@ export class Call extends EventEmitter implements CallControl {
     this.media = null;
     this.digitListeners.clear();
     this.keyDownListeners.clear();
+    this.streams?.close();
     if (media) {
       this.note('media', { ...media.stats() });
       await media.close().catch((err: unknown) => this.note('error', { message: `closing RTP: ${(err as Error).message}` }));
@@ -414,6 +421,28 @@ export class Call extends EventEmitter implements CallControl {
 
   startRecording(source: 'RecordVerb'): Promise<RecordingHandle> {
     return this.deps.recordings.start(this.info.accountSid, this.sid, source);
+  }
+
+  async startStream(stream: StreamNoun, bidirectional: boolean): Promise<StreamHandle> {
+    await this.answer();
+    const media = this.media;
+    if (!media || this.ended) throw new CallEndedError(this.sid);
+    const config = this.deps.streams ?? { connectTimeoutMs: 5000, authToken: '' };
+    this.streams ??= new CallStreams({
+      callSid: this.sid,
+      accountSid: this.info.accountSid,
+      media,
+      note: (type, detail) => this.note(type, detail),
+      callback: (url, method, params) => this.deps.callbacks.send(this.sid, url, method, params),
+      // Twilio signs the handshake over the wss:// URL with no parameters.
+      handshakeHeaders: (url): Record<string, string> => (config.authToken ? { 'X-Twilio-Signature': computeTwilioSignature(config.authToken, url, {}) } : {}),
+      connectTimeoutMs: config.connectTimeoutMs,
+    });
+    return this.streams.start(stream, bidirectional);
+  }
+
+  stopStream(nameOrSid: string): boolean {
+    return this.streams?.stop(nameOrSid) ?? false;
   }
 
   transcribe(samples: Int16Array, language: string | null): Promise<RecognitionResult | null> {

@@ -12,7 +12,9 @@
  *
  * Events: 'audio' (pcm, { timestamp, seq }) for each decoded frame of the negotiated codec;
  * 'rtp' (RtpPacket) for every valid packet (telephone-event, comfort noise... consumers filter
- * by payload type); 'rtcp' (RtcpPacket[]); 'first-packet' (rinfo) once; 'socket-error' (Error).
+ * by payload type); 'rtcp' (RtcpPacket[]); 'first-packet' (rinfo) once; 'socket-error' (Error);
+ * 'tick' (pcm, tick) on every media-clock tick once negotiated, with the frame played out on it
+ * (silence when nothing was queued): the outgoing audio and the cadence for live-audio forks.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
@@ -61,6 +63,8 @@ export interface RtpSessionEvents {
   rtcp: [packets: RtcpPacket[]];
   'first-packet': [rinfo: RemoteInfo];
   'socket-error': [err: Error];
+  /** `pcm` is reused by the next tick: copy what you keep. */
+  tick: [pcm: Int16Array, tick: number];
 }
 
 export type RtpSessionErrorCode = 'RTP_BIND_FAILED' | 'RTP_ADDRESS_FAMILY';
@@ -281,6 +285,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.lastTick = tick;
     // Pull even while on hold, so plays keep time with the call instead of stalling.
     const hasAudio = this.output.pullFrame(this.pcm);
+    if (this.listenerCount('tick') > 0) this.emit('tick', this.pcm, tick);
     if (this.nextRtcpTick < 0) this.nextRtcpTick = tick + this.rtcpIntervalTicks();
     else if (tick >= this.nextRtcpTick) this.sendRtcpReport(tick);
     const tePt = audio.telephoneEventPayloadType;

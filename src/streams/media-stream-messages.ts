@@ -150,6 +150,12 @@ export class MediaStreamEncoder {
     return stopMessage(this.next(), this.info.streamSid, this.info.accountSid, this.info.callSid);
   }
 
+  /** Takes the next sequence number for a message built outside this encoder (Patchbay's extensions). */
+  nextSequenceNumber(): number {
+    this.assertStarted();
+    return this.next();
+  }
+
   /** Sequence number of the last message sent (0 before start). */
   get sequenceNumber(): number {
     return this.sequence;

@@ -4,7 +4,7 @@
  * verb's AbortSignal: hangup, a REST redirect or barge-in abort the running verb the same way.
  */
 import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
-import type { HttpMethod } from './verb-model.js';
+import type { HttpMethod, StreamNoun } from './verb-model.js';
 
 export type PlaybackOutcome = 'finished' | 'aborted' | 'cleared';
 
@@ -16,6 +16,14 @@ export interface SpeechRequest {
 }
 
 /** What a verb asks of speech recognition; the call picks the engine (account default or `speechModel`). */
+/** A running Media Stream. */
+export interface StreamHandle {
+  sid: string;
+  name: string | null;
+  /** Settles once, when the stream has ended: stopped by us, closed by the app, or failed (with Twilio's code). */
+  ended: Promise<{ reason: 'stopped' | 'app-closed' | 'failed'; code?: number; message?: string }>;
+}
+
 export interface RecognitionRequest {
   /** BCP 47 tag; null = the account's default language (en-US unless it chose another). */
   language: string | null;
@@ -83,10 +91,18 @@ export interface CallControl {
   recognize(request: RecognitionRequest, events: RecognitionEvents, signal: AbortSignal): Promise<RecognitionStream>;
   /**
    * Transcribes finished audio (8 kHz) with the account's default recognizer. Not tied to the call's
-   * lifetime: a recording's transcription completes after the caller hangs up.
+   * lifetime: a recording's transcription completes after the caller hangs up. `language` null =
+   * the account's default language.
    */
-  /** `language` null = the account's default language. */
   transcribe(samples: Int16Array, language: string | null): Promise<RecognitionResult | null>;
+  /**
+   * Starts a Media Stream (answering the call first); `stream.url` and `statusCallback` are absolute.
+   * Rejects with a coded error (82004) when the call has no room for it; a connection failure
+   * arrives through the handle's `ended`.
+   */
+  startStream(stream: StreamNoun, bidirectional: boolean): Promise<StreamHandle>;
+  /** Stops a running stream by name or SID; false when there is none. */
+  stopStream(nameOrSid: string): boolean;
   /** Starts a recording of this call (the verb decides what audio goes in). */
   startRecording(source: 'RecordVerb'): Promise<RecordingHandle>;
   /**

@@ -15,6 +15,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PENDING_VERBS, type Verb, type VerbDocument, type VerbWarning } from './verb-model.js';
 import { VerbDocumentError, VerbErrorCode } from './verb-errors.js';
 import { SPECS_BY_TWIML, buildVerb, type VerbSpec } from './verb-builders.js';
+import type { RawNoun } from './verb-spec.js';
 
 /** One node of fast-xml-parser's `preserveOrder` output. */
 type XmlNode = Record<string, unknown>;
@@ -214,12 +215,30 @@ function readVerbElement(node: XmlNode, tag: string, spec: VerbSpec, index: numb
     const nested = readNestedVerbs(children, spec, label, index, warnings);
     return buildVerb(spec, { attrs: attributesOf(node), children: nested }, { format: 'twiml', index, warnings });
   }
+  if (spec.children === 'nouns') {
+    return buildVerb(spec, { attrs: attributesOf(node), nouns: readNouns(children, label, warnings, index) }, { format: 'twiml', index, warnings });
+  }
   const content = spec.children === 'ssml' ? readSsmlContent(children, label) : { text: readPlainContent(children, spec) };
   return buildVerb(
     spec,
     { attrs: attributesOf(node), content: content.text, ...(content.ssml !== undefined ? { ssml: content.ssml } : {}) },
     { format: 'twiml', index, warnings },
   );
+}
+
+/** Noun elements (`<Stream>` and its `<Parameter>`s), recursively; which ones are allowed is the spec's call. */
+function readNouns(nodes: XmlNode[], label: string, warnings: VerbWarning[], index: number): RawNoun[] {
+  const out: RawNoun[] = [];
+  for (const node of nodes) {
+    const tag = tagOf(node);
+    const literal = textOf(node, tag);
+    if (literal !== undefined) {
+      if (literal.trim() !== '') warnings.push({ code: VerbErrorCode.Schema, message: `${label}: text ignored: "${literal.trim().slice(0, 40)}"`, verbIndex: index });
+      continue;
+    }
+    out.push({ tag, attrs: attributesOf(node), nouns: readNouns(childrenOf(node, tag), label, warnings, index) });
+  }
+  return out;
 }
 
 /** Verbs nested in a verb (`<Gather><Say/><Play/></Gather>`): only the spec's `nestable` ones. */

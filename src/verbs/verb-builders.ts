@@ -11,6 +11,7 @@ import type { BuildContext, RawValue, RawVerb, VerbSpec } from './verb-spec.js';
 import type { Verb } from './verb-model.js';
 import { gatherSpec } from './gather-builder.js';
 import { recordSpec } from './record-builder.js';
+import { connectSpec, startSpec, stopSpec } from './stream-builder.js';
 import {
   DIGITS_PATTERN,
   LANGUAGE_PATTERN,
@@ -127,7 +128,7 @@ const redirect: VerbSpec = {
   },
 };
 
-const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec, recordSpec];
+const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec, recordSpec, startSpec, stopSpec, connectSpec];
 export const SPECS_BY_TWIML: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.twiml, s]));
 export const SPECS_BY_JSON: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.json, s]));
 
@@ -140,6 +141,7 @@ export function buildVerb(spec: VerbSpec, raw: RawVerb, ctx: BuildContext): Verb
   if (ctx.format === 'json' && spec.content) allowed.add(spec.content);
   if (ctx.format === 'json' && spec.children === 'ssml') allowed.add('ssml');
   if (ctx.format === 'json' && spec.children === 'verbs') allowed.add('prompts');
+  if (ctx.format === 'json') for (const p of spec.nounProperties ?? []) allowed.add(p);
   const values: Record<string, RawValue> = {};
   for (const [name, value] of Object.entries(raw.attrs)) {
     if (name === 'prompts' && allowed.has(name)) continue; // built by the reader into raw.children

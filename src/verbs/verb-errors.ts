@@ -32,11 +32,21 @@ export const VerbErrorCode = {
   RedirectMethod: 13710,
   RejectReason: 13810,
   PauseLength: 13910,
+  /** Media Streams (Twilio's debugger codes): the WebSocket upgrade failed or timed out. */
+  StreamHandshake: 31920,
+  /** The stream's socket closed abnormally or failed mid-stream. */
+  StreamClose: 31921,
+  /** The app's queued audio exceeded the playout limit. */
+  StreamBufferOverflow: 31930,
+  /** The app sent a message that is not valid for the protocol. */
+  StreamInvalidMessage: 31951,
   /**
    * Patchbay's own codes (82xxx, outside Twilio's catalogue) for failures Twilio has no code for:
    * a speech recognizer that is down, refuses its credentials or fails mid-stream.
    */
   SpeechRecognitionFailed: 82001,
+  /** Patchbay: a call already has 4 forks (or 1 bidirectional stream), or a stream name is taken. */
+  StreamLimit: 82004,
   /** The recording file could not be written (disk full, permissions). */
   RecordingFailed: 82002,
   /** A text-to-speech engine failed (down, refused its key, rate-limited): the <Say> is skipped. */

@@ -7,6 +7,7 @@ import type { HttpMethod, Verb } from './verb-model.js';
 import { resolveUrl, runPrompt, type VerbContext } from './prompt-executors.js';
 import { gather } from './gather-executor.js';
 import { record } from './record-executor.js';
+import { connectStream, startStreams, stopStreams } from './stream-executors.js';
 
 export { resolveUrl, type VerbContext } from './prompt-executors.js';
 
@@ -40,6 +41,12 @@ export async function executeVerb(verb: Verb, call: CallControl, ctx: VerbContex
       return { kind: 'rejected' };
     case 'redirect':
       return { kind: 'redirect', url: resolveUrl(verb.url, ctx.documentUrl), method: verb.method };
+    case 'start':
+      return startStreams(verb, call, ctx);
+    case 'stop':
+      return stopStreams(verb, call);
+    case 'connect':
+      return connectStream(verb, call, ctx);
     default: {
       const unknown: never = verb;
       throw new Error(`no executor for verb ${(unknown as { verb: string }).verb}`);

@@ -115,7 +115,56 @@ export interface RecordVerb {
   transcribeCallback: string | null;
 }
 
-export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb | RecordVerb;
+/** Which audio a stream carries: the caller's, what Patchbay plays to the caller, or both. */
+export type StreamTrack = 'inbound_track' | 'outbound_track' | 'both_tracks';
+
+/** `<Stream>`: live call audio to (and, in `<Connect>`, from) the app's WebSocket server. */
+export interface StreamNoun {
+  /** ws:// or wss:// URL (relative URLs resolve against the document, http→ws, https→wss). */
+  url: string;
+  /** Unique per call; `<Stop><Stream name>` uses it. Null = known by its SID only. */
+  name: string | null;
+  track: StreamTrack;
+  statusCallback: string | null;
+  statusCallbackMethod: HttpMethod;
+  /** `<Parameter name value/>` children, in document order (sent as `start.customParameters`). */
+  parameters: [string, string][];
+  /**
+   * Patchbay: `twilio` = Twilio's JSON protocol (base64 µ-law 8 kHz); `l16` = binary 16-bit PCM at
+   * `sampleRate` with JSON control frames (docs/media-streams.md).
+   */
+  format: 'twilio' | 'l16';
+  sampleRate: 8000 | 16000 | 24000;
+  /** Patchbay: tell the app when the caller starts and stops speaking (`speech-started`/`speech-stopped`). */
+  speechEvents: boolean;
+  /** Patchbay: the caller starting to speak clears the app's queued audio, as a `clear` would. */
+  clearOnSpeech: boolean;
+}
+
+/** `<Start>`: forks that run alongside the rest of the document. */
+export interface StartVerb {
+  verb: 'start';
+  /** Requested (and its document run) right after the streams start; null = next verb. */
+  action: string | null;
+  method: HttpMethod;
+  streams: StreamNoun[];
+}
+
+/** `<Stop>`: stops the named forks. */
+export interface StopVerb {
+  verb: 'stop';
+  streams: string[];
+}
+
+/** `<Connect><Stream>`: the app talks with the caller until it closes the socket. */
+export interface ConnectVerb {
+  verb: 'connect';
+  action: string | null;
+  method: HttpMethod;
+  stream: StreamNoun;
+}
+
+export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb | RecordVerb | StartVerb | StopVerb | ConnectVerb;
 export type VerbName = Verb['verb'];
 
 /** A non-fatal problem found while reading (Twilio logs these as debugger warnings). */
@@ -157,9 +206,6 @@ export const DEFAULTS = {
  */
 export const PENDING_VERBS: Readonly<Record<string, string>> = {
   Dial: 'dial',
-  Start: 'start',
-  Stop: 'stop',
-  Connect: 'connect',
   Enqueue: 'enqueue',
   Leave: 'leave',
   Refer: 'refer',

@@ -16,6 +16,15 @@ export interface RawVerb {
   ssml?: string;
   /** Nested verbs already built by the reader (`<Gather>`'s prompts). */
   children?: Verb[];
+  /** Nouns (`<Stream>`, its `<Parameter>`s), as found: TwiML elements, or JSON objects turned into the same shape. */
+  nouns?: RawNoun[];
+}
+
+/** A noun element: its name, attributes and nested nouns. */
+export interface RawNoun {
+  tag: string;
+  attrs: Record<string, RawValue>;
+  nouns: RawNoun[];
 }
 
 export interface BuildContext {
@@ -32,8 +41,13 @@ export interface VerbSpec {
   attributes: readonly string[];
   /** Model field filled by the TwiML text content; in JSON it is a property of that name. */
   content?: 'text' | 'url';
-  /** Child elements allowed in TwiML: none, SSML markup (`<Say>`), or nested verbs (JSON: a `prompts` array). */
-  children: 'none' | 'ssml' | 'verbs';
+  /**
+   * Child elements allowed in TwiML: none, SSML markup (`<Say>`), nested verbs (JSON: a `prompts`
+   * array) or nouns (`<Stream>`; JSON: the properties named in `nounProperties`).
+   */
+  children: 'none' | 'ssml' | 'verbs' | 'nouns';
+  /** For `children: 'nouns'`: JSON properties that hold the nouns (e.g. `streams`). */
+  nounProperties?: readonly string[];
   /** For `children: 'verbs'`: the verbs that may be nested (others are error `nestingCode`). */
   nestable?: readonly VerbName[];
   nestingCode?: number;

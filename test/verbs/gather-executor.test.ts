@@ -73,6 +73,8 @@ class ScriptedCall {
       recognize: (_r, events) => self.recognizer.open(events),
       transcribe: async () => null,
       startRecording: () => Promise.reject(new Error('not in this test')),
+      startStream: () => Promise.reject(new Error('not in this test')),
+      stopStream: () => false,
       sendCallback(url: string, _m, params: Record<string, string>) {
         self.callbacks.push({ url, params });
       },
