@@ -175,6 +175,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     isReady: () => ready,
     metrics: () => metrics.render(),
     dataDir: config.dataDir,
+    liveCalls: registry,
     speech: { serverRecognizers: recognizers.names, defaultRecognizer: config.speech.defaultRecognizer },
     ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
   });

@@ -10,6 +10,7 @@ import { callsRoutes } from './calls-routes.js';
 import { recordingsRoutes } from './recordings-routes.js';
 import { twilioRecordingsRoutes } from './twilio-recordings-routes.js';
 import { accountSpeechRoutes } from './account-speech-routes.js';
+import { streamsRoutes, type LiveCalls } from './streams-routes.js';
 import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 
 export interface HttpServerDeps {
@@ -35,6 +36,8 @@ export interface HttpServerDeps {
   metrics: () => string | Promise<string>;
   /** The server's speech recognizers, for the account speech settings API (default: the embedded one). */
   speech?: { serverRecognizers: readonly string[]; defaultRecognizer: string };
+  /** The live calls REST may start and stop Media Streams on; without it those routes are not served. */
+  liveCalls?: LiveCalls;
   /** Structured logger (pino); silent when omitted. */
   logger?: FastifyBaseLogger;
   /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
@@ -77,5 +80,6 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     void app.register(recordingsRoutes, { prefix: '/v1', ...recordings });
     void app.register(twilioRecordingsRoutes, { prefix: '/2010-04-01/Accounts/:AccountSid', ...recordings });
   }
+  if (deps.liveCalls) void app.register(streamsRoutes, { store: deps.store, liveCalls: deps.liveCalls });
   return app;
 }
