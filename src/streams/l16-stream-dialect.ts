@@ -9,6 +9,37 @@ import { Resampler } from '../media/resampler.js';
 import type { AppFrame, AudioFrame, Frame, StreamDialect, StreamStartInfo } from './stream-dialect.js';
 
 const CALL_RATE = 8000;
+const SILENT_FRAME = new Int16Array(160);
+
+/** A FIFO of samples. */
+class SampleQueue {
+  private buf = new Int16Array(1024);
+  private start = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  push(samples: Int16Array): void {
+    if (this.end + samples.length > this.buf.length) {
+      const live = this.buf.subarray(this.start, this.end);
+      const next = this.buf.length - this.length >= samples.length ? this.buf : new Int16Array((this.length + samples.length) * 2);
+      next.set(live, 0);
+      this.buf = next;
+      this.end = live.length;
+      this.start = 0;
+    }
+    this.buf.set(samples, this.end);
+    this.end += samples.length;
+  }
+
+  take(n: number): Int16Array {
+    const out = this.buf.slice(this.start, this.start + n);
+    this.start += n;
+    return out;
+  }
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -35,6 +66,7 @@ class RateConverter {
 
 export class L16StreamDialect implements StreamDialect {
   private readonly toApp: RateConverter[];
+  private readonly pending: SampleQueue[];
   private readonly fromApp: RateConverter;
   /** An odd trailing byte of the app's last binary frame, completed by the next one. */
   private carry: number | null = null;
@@ -44,6 +76,7 @@ export class L16StreamDialect implements StreamDialect {
     private readonly sampleRate: 8000 | 16000 | 24000,
   ) {
     this.toApp = info.tracks.map(() => new RateConverter(CALL_RATE, sampleRate));
+    this.pending = info.tracks.map(() => new SampleQueue());
     this.fromApp = new RateConverter(sampleRate, CALL_RATE);
   }
 
@@ -57,13 +90,20 @@ export class L16StreamDialect implements StreamDialect {
   }
 
   audio(_timestampMs: number, inbound: AudioFrame | null, outbound: AudioFrame | null): Frame[] {
-    const channels: Int16Array[] = [];
-    if (this.info.tracks.includes('inbound')) channels.push(this.toApp[channels.length]!.convert(inbound?.pcm ?? new Int16Array(160)));
-    if (this.info.tracks.includes('outbound')) channels.push(this.toApp[channels.length]!.convert(outbound?.pcm ?? new Int16Array(160)));
-    const n = Math.min(...channels.map((c) => c.length));
-    const frame = Buffer.allocUnsafe(n * channels.length * 2);
-    for (let i = 0, o = 0; i < n; i++) for (const c of channels) frame.writeInt16LE(c[i]!, (o++) * 2);
-    return [frame];
+    const inputs: Int16Array[] = [];
+    if (this.info.tracks.includes('inbound')) inputs.push(inbound?.pcm ?? SILENT_FRAME);
+    if (this.info.tracks.includes('outbound')) inputs.push(outbound?.pcm ?? SILENT_FRAME);
+    inputs.forEach((pcm, c) => this.pending[c]!.push(this.toApp[c]!.convert(pcm)));
+    // The resampler's output per input block varies by a sample or two: frames go out at exactly 20 ms.
+    const perFrame = this.sampleRate / 50;
+    const frames: Frame[] = [];
+    while (this.pending.every((q) => q.length >= perFrame)) {
+      const channels = this.pending.map((q) => q.take(perFrame));
+      const frame = Buffer.allocUnsafe(perFrame * channels.length * 2);
+      for (let i = 0, o = 0; i < perFrame; i++) for (const c of channels) frame.writeInt16LE(c[i]!, (o++) * 2);
+      frames.push(frame);
+    }
+    return frames;
   }
 
   dtmf(digit: string): Frame {
