@@ -109,4 +109,82 @@ describe('Media Streams', () => {
       rmSync(r.dir, { recursive: true, force: true });
     }
   });
+
+  async function sippCall(seconds: number): Promise<void> {
+    const scenario = writeDtmfScenario({ telephoneEvent: true, steps: [{ pauseMs: seconds * 1000 }] });
+    const r = await runSipp({ scenario, target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1, timeoutSeconds: seconds + 20 });
+    assert.equal(r.failed, 0, r.errors + r.stderr);
+    await waitFor(() => pb.registry.size === 0, 10000, 'call end');
+  }
+
+  it('<Start><Stream> forks both tracks while the document goes on, <Stop><Stream name> ends it, with status callbacks', async () => {
+    agent.onFrame = () => undefined;
+    const first = agent.connections.length;
+    const statusBefore = app.requestsTo('/stream-status').length;
+    app.route('/voice', twiml(`<Response><Start><Stream name="fork" track="both_tracks" url="${agent.url('/fork')}" statusCallback="/stream-status"/></Start><Say>Hello from the fork.</Say><Stop><Stream name="fork"/></Stop><Pause length="1"/><Hangup/></Response>`));
+    await sippCall(15);
+    const conn = await agent.connection(first);
+    await conn.until(() => conn.closed, 'the fork to close');
+    const start = conn.frames[1]!.json;
+    assert.deepEqual(start.start.tracks, ['inbound', 'outbound']);
+    const media = conn.events('media');
+    const inbound = media.filter((m) => m.media.track === 'inbound');
+    const outbound = media.filter((m) => m.media.track === 'outbound');
+    assert.ok(inbound.length > 20 && Math.abs(inbound.length - outbound.length) <= 1, `${inbound.length} inbound, ${outbound.length} outbound`);
+    outbound.forEach((m, i) => assert.equal(m.media.chunk, String(i + 1)));
+    // The outbound track is what the caller heard: the <Say>.
+    const loud = outbound.filter((m) => Buffer.from(m.media.payload, 'base64').some((b: number) => b !== 0xff && b !== 0x7f && (b & 0x7f) < 0x60));
+    assert.ok(loud.length > 25, `only ${loud.length} audible outbound frames`);
+    assert.equal(conn.frames.at(-1)!.json.event, 'stop');
+    const record = await lastCall();
+    const stopped = record.events.find((e) => e.type === 'stream.stopped');
+    assert.equal(stopped?.detail.reason, 'stopped');
+    // Stopped by <Stop>, not by the hang-up: the pause came after it.
+    const stopIndex = record.events.indexOf(stopped!);
+    assert.ok(record.events.findIndex((e) => e.type === 'verb.start' && e.detail.verb === 'pause') > stopIndex);
+    const status = await waitFor(() => (app.requestsTo('/stream-status').length >= statusBefore + 2 ? app.requestsTo('/stream-status').slice(statusBefore) : null), 5000, 'status callbacks');
+    assert.deepEqual(status.map((r) => r.params.StreamEvent), ['stream-started', 'stream-stopped']);
+    assert.equal(status[0]!.params.StreamName, 'fork');
+    assert.equal(status[0]!.params.StreamSid, start.streamSid);
+    assert.match(status[0]!.params.Timestamp!, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('an app that closes its socket moves the call on: Connect\'s action is requested', async () => {
+    const first = agent.connections.length;
+    agent.onFrame = (conn, f) => {
+      if (f.json?.event === 'start') setTimeout(() => conn.ws.close(1000), 1000);
+    };
+    const before = app.requestsTo('/after').length;
+    app.route('/voice', twiml(`<Response><Connect action="/after"><Stream url="${agent.url('/bye')}"/></Connect><Say>Not reached.</Say></Response>`));
+    await sippCall(15);
+    await agent.connection(first);
+    const after = app.requestsTo('/after').slice(before);
+    assert.equal(after.length, 1);
+    assert.equal(after[0]!.params.CallStatus, 'in-progress');
+    const record = await lastCall();
+    assert.equal(record.events.find((e) => e.type === 'stream.stopped')?.detail.reason, 'app-closed');
+    assert.equal(record.events.filter((e) => e.type === 'verb.start' && e.detail.verb === 'say').length, 0);
+    agent.onFrame = () => undefined;
+  });
+
+  it('an app that never answers the handshake fails the stream within the connect timeout, with stream-error, and the call goes on', async () => {
+    agent.mode = 'hang';
+    try {
+      const statusBefore = app.requestsTo('/stream-status').length;
+      app.route('/voice', twiml(`<Response><Connect><Stream url="${agent.url('/stuck')}" statusCallback="/stream-status"/></Connect><Say>The agent is not available.</Say><Hangup/></Response>`));
+      await sippCall(20);
+      const status = app.requestsTo('/stream-status').slice(statusBefore);
+      assert.deepEqual(status.map((r) => r.params.StreamEvent), ['stream-error']);
+      assert.match(status[0]!.params.StreamError!, /handshake/);
+      const record = await lastCall();
+      const error = record.events.find((e) => e.type === 'error' && e.detail.code === 31920);
+      assert.ok(error, JSON.stringify(record.events.map((e) => e.type)));
+      const connectAt = Date.parse(record.events.find((e) => e.type === 'verb.start' && e.detail.verb === 'connect')!.at);
+      const failedAfter = Date.parse(error.at) - connectAt;
+      assert.ok(failedAfter >= 4500 && failedAfter < 7000, `failed ${failedAfter} ms after the handshake began (timeout 5 s)`);
+      assert.equal(record.events.filter((e) => e.type === 'verb.start' && e.detail.verb === 'say').length, 1, 'the next verb ran');
+    } finally {
+      agent.mode = 'accept';
+    }
+  });
 });
