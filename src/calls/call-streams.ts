@@ -128,7 +128,11 @@ export class CallStreams {
       this.deps.note('stream.started', { streamSid: sid, name: spec.name, url: spec.url, track: spec.track, format: spec.format, bidirectional });
       status('stream-started');
     });
-    session.on('warning', (w) => this.deps.note('stream.warning', { streamSid: sid, code: w.code, message: w.message }));
+    // Overflow and invalid messages do not end the stream, but the app hears of them (stream-error).
+    session.on('warning', (w) => {
+      this.deps.note('stream.warning', { streamSid: sid, code: w.code, message: w.message });
+      status('stream-error', w.message);
+    });
     session.on('ended', (end) => {
       this.live.delete(sid);
       this.detachMediaIfIdle();

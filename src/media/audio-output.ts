@@ -63,7 +63,8 @@ export class AudioOutput {
       return false;
     }
     let filled = 0;
-    while (filled < out.length && this.clips.length > 0) {
+    // Empty clips (markers) right behind the audio just pulled settle now, not a frame later.
+    while (this.clips.length > 0 && (filled < out.length || this.clips[0]!.offset >= this.clips[0]!.samples.length)) {
       const clip = this.clips[0];
       const n = Math.min(out.length - filled, clip.samples.length - clip.offset);
       if (n > 0) {

@@ -191,8 +191,8 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
     const playout = this.options.playout;
     switch (frame.kind) {
       case 'invalid':
-        this.counters.invalidMessages++;
-        this.emit('warning', { code: 31951, message: `invalid message from the app: ${frame.message}` });
+        // Reported once (the count goes with the stream's end): a broken app must not flood callbacks.
+        if (this.counters.invalidMessages++ === 0) this.emit('warning', { code: 31951, message: `invalid message from the app: ${frame.message}` });
         return;
       case 'audio':
         if (!playout) return; // a fork is listen-only: Twilio ignores audio sent on it

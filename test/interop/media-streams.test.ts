@@ -47,7 +47,7 @@ describe('Media Streams', () => {
     await app?.stop();
   });
 
-  async function lastCall(): Promise<{ events: { type: string; detail: Record<string, any> }[] }> {
+  async function lastCall(): Promise<{ events: { at: string; type: string; detail: Record<string, any> }[] }> {
     const list = await apiGet(pb, '/v1/calls?pageSize=1');
     return (await apiGet(pb, `/v1/calls/${list.body.calls[0].sid}`)).body;
   }
