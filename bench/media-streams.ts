@@ -259,7 +259,8 @@ interface LevelResult {
 
 async function main(): Promise<void> {
   const legs = new Map<string, Leg>();
-  const worker = new Worker(fileURLToPath(import.meta.url));
+  // This same file is the worker's code; tsx's loader hooks must be registered in the worker too.
+  const worker = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
   const waiting = new Map<string, (m: FromApp) => void>();
   worker.on('message', (m: FromApp) => {
     if (m.type === 'started') legs.get(m.callId)?.onStart();
