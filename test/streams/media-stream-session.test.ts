@@ -1,6 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AudioOutput } from '../../src/media/audio-output.js';
@@ -129,5 +134,27 @@ describe('MediaStreamSession (bidirectional playout)', () => {
     assert.equal(end.code, 31920);
     assert.match(end.message!, /403/);
     await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('checks wss certificates: a server with a self-signed certificate fails the handshake (31920)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wss-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+      const wss = new WebSocketServer({ server });
+      let connected = false;
+      wss.on('connection', () => (connected = true));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const session = new MediaStreamSession({ url: `wss://127.0.0.1:${(server.address() as AddressInfo).port}/`, dialect: new TwilioStreamDialect(INFO), playout: null });
+      const ended = new Promise<StreamEnd>((r) => session.once('ended', r));
+      await session.start();
+      const end = await ended;
+      assert.equal(end.code, 31920);
+      assert.match(end.message!, /certificate/i);
+      assert.equal(connected, false);
+      await new Promise<void>((r) => server.close(() => r()));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
