@@ -255,12 +255,15 @@ interface LevelResult {
   appLoopP99: number;
   lateTicks: number;
   skipped: number;
+  /** Skipped ticks over the whole level, set-up and clear test included. */
+  skippedAll: number;
 }
 
 async function main(): Promise<void> {
   const legs = new Map<string, Leg>();
   // This same file is the worker's code; tsx's loader hooks must be registered in the worker too.
-  const worker = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const worker = new Worker(`import(${tsx}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`, { eval: true });
   const waiting = new Map<string, (m: FromApp) => void>();
   worker.on('message', (m: FromApp) => {
     if (m.type === 'started') legs.get(m.callId)?.onStart();
@@ -371,8 +374,9 @@ async function main(): Promise<void> {
   }
 
   async function runLevel(level: number, rounds: number, windowS: number): Promise<LevelResult> {
-    const res: LevelResult = { level, calls: level * rounds, legs: [], reports: new Map(), windowS: 0, cpuPct: 0, loopP99: 0, appLoopP99: 0, lateTicks: 0, skipped: 0 };
+    const res: LevelResult = { level, calls: level * rounds, legs: [], reports: new Map(), windowS: 0, cpuPct: 0, loopP99: 0, appLoopP99: 0, lateTicks: 0, skipped: 0, skippedAll: 0 };
     const loop = monitorEventLoopDelay({ resolution: 1 });
+    const first = await clockCounters(pb);
     let cpu = 0;
     let wall = 0;
     for (let r = 0; r < rounds; r++) {
@@ -403,34 +407,40 @@ async function main(): Promise<void> {
       await Promise.all(up.map((l) => hangUp(l)));
       res.legs.push(...up);
     }
-    return { ...res, windowS: wall / 1000, cpuPct: ((cpu * 10) / wall) * 100, loopP99: loop.percentile(99) / 1e6 };
+    const last = await clockCounters(pb);
+    return { ...res, skippedAll: last.skipped - first.skipped, windowS: wall / 1000, cpuPct: ((cpu * 10) / wall) * 100, loopP99: loop.percentile(99) / 1e6 };
   }
 
-  const results: LevelResult[] = [];
-  for (const n of LEVELS) {
-    console.error(`# ${n} concurrent call(s)…`);
-    results.push(n === 1 ? await runLevel(1, SINGLE_CALLS, SINGLE_WINDOW_S) : await runLevel(n, 1, WINDOW_S));
+  try {
+    const results: LevelResult[] = [];
+    for (const n of LEVELS) {
+      console.error(`# ${n} concurrent call(s)…`);
+      results.push(n === 1 ? await runLevel(1, SINGLE_CALLS, SINGLE_WINDOW_S) : await runLevel(n, 1, WINDOW_S));
+    }
+    report(results);
+  } finally {
+    // Also on failure: the child Patchbay would otherwise outlive us.
+    for (const c of clocks) c.stop();
+    await worker.terminate();
+    await stack.stop();
+    pb.proc.kill('SIGTERM');
+    await pb.exited;
+    await app.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
-  report(results);
-
-  for (const c of clocks) c.stop();
-  await worker.terminate();
-  await stack.stop();
-  pb.proc.kill('SIGTERM');
-  await pb.exited;
-  await app.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 }
 
 /** Joins what the callers and the app saw, prints the tables, writes bench/results/media-streams-<ms>.json. */
 function report(results: LevelResult[]): void {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  const stats = (xs: number[]): { n: number; p50: number; p99: number; max: number } => ({ n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), max: xs.length ? Math.max(...xs) : NaN });
+  const stats = (xs: number[]): { n: number; p50: number; p99: number; max: number } => ({ n: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99), max: xs.length ? xs.reduce((a, b) => Math.max(a, b), -Infinity) : NaN });
   const col = (xs: Split[], k: keyof Split): number[] => xs.map((x) => x[k]);
   const rows: string[][] = [[], [], [], []];
   const summary: Record<string, unknown>[] = [];
   for (const r of results) {
     const inS: Split[] = [];
+    /** Mean jitter-buffer ticks of each fifth of the calls, in set-up order (early calls lived through more of the ramp). */
+    const depthByFifth = [0, 0, 0, 0, 0].map(() => ({ sum: 0, n: 0 }));
     const outS: Split[] = [];
     const clr: Split[] = [];
     let outSent = 0;
@@ -442,7 +452,12 @@ function report(results: LevelResult[]): void {
       streams++;
       for (let i = 0; i < app.inArr.length; i += 3) {
         const sent = leg.inSent.get(app.inArr[i]!);
-        if (sent !== undefined) inS.push(split({ sent, arrived: app.inArr[i + 1]!, tickMs: app.inArr[i + 2]! }, app.wsPhase));
+        if (sent === undefined) continue;
+        const s = split({ sent, arrived: app.inArr[i + 1]!, tickMs: app.inArr[i + 2]! }, app.wsPhase);
+        inS.push(s);
+        const fifth = depthByFifth[Math.floor((5 * (streams - 1)) / r.legs.length)]!;
+        fifth.sum += s.ticks;
+        fifth.n++;
       }
       const sentAt = new Map<number, number>();
       for (let i = 0; i < app.outSent.length; i += 2) sentAt.set(app.outSent[i]!, app.outSent[i + 1]!);
@@ -471,11 +486,11 @@ function report(results: LevelResult[]): void {
     rows[0]!.push(`| ${level} | ${inS.length}/${inSent} | ${tot(inS)} | ${f(percentile(col(inS, 'wait'), 50))} | ${meanTicks.toFixed(2)} (${f(percentile(col(inS, 'ticks'), 99))}) | ${aft(inS)} |`);
     rows[1]!.push(`| ${level} | ${outS.length}/${outSent} | ${tot(outS)} | ${f(percentile(col(outS, 'wait'), 50))} | ${late(outS)} | ${aft(outS)} |`);
     rows[2]!.push(`| ${level} | ${clr.length}/${streams} | ${tot(clr)} | ${clr.filter((c) => c.total <= TICK).length} | ${late(clr)} | ${aft(clr)} | ${gaps} |`);
-    rows[3]!.push(`| ${level} | ${r.windowS.toFixed(0)} s | ${r.cpuPct.toFixed(0)} % | ${f(r.loopP99)} | ${f(r.appLoopP99)} | ${r.lateTicks} | ${r.skipped} |`);
+    rows[3]!.push(`| ${level} | ${r.windowS.toFixed(0)} s | ${r.cpuPct.toFixed(0)} % | ${f(r.loopP99)} | ${f(r.appLoopP99)} | ${r.lateTicks} | ${r.skipped} | ${r.skippedAll} |`);
     const parts = (xs: Split[]): Record<string, unknown> => ({ total: stats(col(xs, 'total')), tickWait: stats(col(xs, 'wait')), ticks: stats(col(xs, 'ticks')), afterTick: stats(col(xs, 'after')) });
     summary.push({
       calls: r.level, answered: r.legs.length, streams, windowS: r.windowS, patchbayCpuPct: r.cpuPct, callerLoopDelayP99Ms: r.loopP99, appLoopDelayP99Ms: r.appLoopP99,
-      lateTicks: r.lateTicks, skippedTicks: r.skipped, rtpToWs: { sent: inSent, ...parts(inS) }, wsToRtp: { sent: outSent, ...parts(outS) }, clearToSilence: { ...parts(clr), toneGaps: gaps },
+      lateTicks: r.lateTicks, skippedTicks: r.skipped, rtpToWs: { sent: inSent, ...parts(inS), jitterTicksBySetupFifth: depthByFifth.map((d) => d.sum / (d.n || 1)) }, wsToRtp: { sent: outSent, ...parts(outS) }, clearToSilence: { ...parts(clr), toneGaps: gaps },
     });
   }
   const table = (title: string, head: string, body: string[]): void => {
@@ -484,13 +499,13 @@ function report(results: LevelResult[]): void {
   };
   console.log(`\nMedia Streams latency (${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}). Times in ms.`);
   table('1. RTP packet in → WebSocket `media` frame out (caller sends → app receives)',
-    '| calls | frames matched | p50 | p99 | max | wait for tick p50 | jitter-buffer ticks mean (p99) | after the tick p50 | p99 | max |', rows[0]!);
+    '| calls | frames matched | p50 | p99 | max | wait for tick p50 | ticks held in the jitter buffer, mean (p99) | after the tick p50 | p99 | max |', rows[0]!);
   table('2. WebSocket `media` frame in → RTP packet out (app sends → caller receives)',
     '| calls | frames matched | p50 | p99 | max | wait for tick p50 | frames that missed that tick | after the tick p50 | p99 | max |', rows[1]!);
   table('3. `clear` → first silent RTP packet at the caller (10 s of tone queued, cleared after 1 s)',
     '| calls | cleared | p50 | p99 | max | within 20 ms | missed the next tick | after the tick p50 | p99 | max | tone gaps before clear |', rows[2]!);
   table('Conditions during the measuring windows',
-    '| calls | window | Patchbay CPU | caller thread loop delay p99 | app thread loop delay p99 | media-clock late ticks (>5 ms) | skipped ticks |', rows[3]!);
+    '| calls | window | Patchbay CPU | caller thread loop delay p99 | app thread loop delay p99 | media-clock late ticks (>5 ms) | skipped ticks | skipped ticks, whole level |', rows[3]!);
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `media-streams-${Date.now()}.json`);
