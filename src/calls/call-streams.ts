@@ -19,6 +19,10 @@ import type { AudioFrame, StreamStartInfo } from '../streams/stream-dialect.js';
 import type { MediaStreamTrack } from '../streams/media-stream-messages.js';
 import type { HttpMethod, StreamNoun } from '../verbs/verb-model.js';
 
+/** Skipped clock ticks made up for in one tick, at most (a longer stall is a gap, not a burst). */
+const MAX_CATCH_UP_FRAMES = 5;
+const SILENT_OUT: AudioFrame = { ulaw: Buffer.alloc(160, 0xff), pcm: new Int16Array(160) };
+
 /** Twilio: at most 4 forks and exactly one bidirectional stream per call. */
 export const MAX_FORKS = 4;
 
@@ -67,7 +71,10 @@ export class CallStreams {
   private readonly live = new Map<string, Entry>();
   private jitter: JitterBuffer | null = null;
   private vad: VoiceActivityDetector | null = null;
-  private vadStartTick = -1;
+  private vadStartFrame = -1;
+  /** Frames of the caller's audio handed to the streams (20 ms each): the streams' time base. */
+  private frameIndex = 0;
+  private lastTick = -1;
   private readonly inPcm = new Int16Array(160);
   private readonly inUlaw = Buffer.alloc(160);
   private readonly outUlaw = Buffer.alloc(160);
@@ -184,6 +191,7 @@ export class CallStreams {
     this.deps.media.rtp.off('tick', this.onTick);
     this.jitter = null;
     this.vad = null;
+    this.lastTick = -1;
   }
 
   private insert(packet: RtpPacket): void {
@@ -191,7 +199,15 @@ export class CallStreams {
     this.jitter?.insert(packet.sequenceNumber, packet.timestamp, packet.payload);
   }
 
+  /**
+   * Frames owed to the streams this tick: one per clock tick, plus the ticks the clock skipped
+   * (so a late tick does not leave the caller's audio a frame deeper in the buffer for good), plus
+   * one while the buffer holds more than its target after a burst (a stall then a flood of
+   * packets drains back to the target instead of adding its length to every later frame).
+   */
   private tick(heard: Int16Array, tick: number): void {
+    const skipped = this.lastTick < 0 ? 0 : Math.min(tick - this.lastTick - 1, MAX_CATCH_UP_FRAMES);
+    this.lastTick = tick;
     const entries = [...this.live.values()];
     let wantIn = false;
     let wantOut = false;
@@ -201,14 +217,21 @@ export class CallStreams {
       wantOut ||= e.outbound;
       wantVad ||= e.spec.speechEvents || e.spec.clearOnSpeech;
     }
-    const inbound = wantIn || wantVad ? this.callerFrame() : null;
     let outbound: AudioFrame | null = null;
     if (wantOut) {
       encodeFrame(heard, 'PCMU', this.outUlaw);
       outbound = { ulaw: this.outUlaw.subarray(0, heard.length), pcm: heard };
     }
-    if (wantVad && inbound) this.detectVoice(inbound.pcm, tick, entries);
-    for (const e of entries) e.session.sendAudio(tick, e.inbound ? inbound : null, e.outbound ? outbound : null);
+    const target = this.jitter?.targetDelayFrames ?? 0;
+    const draining = (this.jitter?.size ?? 0) > target + 1 ? 1 : 0;
+    for (let i = 0, n = 1 + Math.max(0, skipped) + draining; i < n; i++) {
+      const inbound = wantIn || wantVad ? this.callerFrame() : null;
+      const frame = this.frameIndex++;
+      if (wantVad && inbound) this.detectVoice(inbound.pcm, frame, entries);
+      // What the caller heard exists once per tick: extra frames carry only the caller's track.
+      const heardNow = i === 0 ? outbound : null;
+      for (const e of entries) e.session.sendAudio(frame, e.inbound ? inbound : null, e.outbound ? heardNow ?? SILENT_OUT : null);
+    }
   }
 
   /** The caller's frame for this tick: from the jitter buffer, or silence when it has none. */
@@ -229,17 +252,17 @@ export class CallStreams {
     return { ulaw: this.inUlaw.subarray(0, n), pcm };
   }
 
-  private detectVoice(pcm: Int16Array, tick: number, entries: Entry[]): void {
+  private detectVoice(pcm: Int16Array, frame: number, entries: Entry[]): void {
     if (!this.vad) {
       this.vad = new VoiceActivityDetector();
-      this.vadStartTick = tick;
+      this.vadStartFrame = frame;
     }
     const event: VoiceActivityEvent | null = this.vad.process(pcm);
     if (!event) return;
-    const eventTick = this.vadStartTick + Math.round(event.atMs / 20);
+    const eventFrame = this.vadStartFrame + Math.round(event.atMs / 20);
     for (const e of entries) {
       if (e.spec.clearOnSpeech && event.type === 'speech-started') e.session.clearPlayout();
-      if (e.spec.speechEvents) e.session.speech(event.type, e.session.timeOf(eventTick));
+      if (e.spec.speechEvents) e.session.speech(event.type, e.session.timeOf(eventFrame));
     }
   }
 }

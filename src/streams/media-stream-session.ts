@@ -66,7 +66,7 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
   private state: 'idle' | 'connecting' | 'open' | 'ended' = 'idle';
   /** Aborts this stream's queued audio (not the call's other audio) when the stream ends. */
   private readonly playing = new AbortController();
-  private startTick = -1;
+  private firstFrame = -1;
   private overflowing = false;
   private congested = false;
   private readonly maxQueued: number;
@@ -136,13 +136,13 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
   }
 
   /**
-   * One media tick's audio (the tracks this stream does not carry are ignored by its dialect).
-   * `tick` is the media clock's tick: timestamps are 20 ms per tick since the first one sent.
+   * One 20 ms frame of the call's audio (the tracks this stream does not carry are ignored by its
+   * dialect). `frame` counts the call's frames: timestamps are 20 ms per frame since the first one sent.
    */
-  sendAudio(tick: number, inbound: AudioFrame | null, outbound: AudioFrame | null): void {
+  sendAudio(frame: number, inbound: AudioFrame | null, outbound: AudioFrame | null): void {
     const ws = this.ws;
     if (this.state !== 'open' || !ws) return;
-    if (this.startTick < 0) this.startTick = tick;
+    if (this.firstFrame < 0) this.firstFrame = frame;
     if (ws.bufferedAmount > this.maxBuffered) {
       // Twilio drops audio for a congested socket (31930) rather than buffer without end.
       this.counters.framesDropped++;
@@ -151,13 +151,13 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
       return;
     }
     this.congested = false;
-    for (const f of this.options.dialect.audio((tick - this.startTick) * 20, inbound, outbound)) ws.send(f);
+    for (const f of this.options.dialect.audio((frame - this.firstFrame) * 20, inbound, outbound)) ws.send(f);
     this.counters.framesSent++;
   }
 
-  /** Stream time (ms) of a media-clock tick. */
-  timeOf(tick: number): number {
-    return this.startTick < 0 ? 0 : Math.max(0, (tick - this.startTick) * 20);
+  /** Stream time (ms) of one of the call's frames. */
+  timeOf(frame: number): number {
+    return this.firstFrame < 0 ? 0 : Math.max(0, (frame - this.firstFrame) * 20);
   }
 
   dtmf(digit: string): void {
