@@ -226,31 +226,27 @@ function readVerbElement(node: XmlNode, tag: string, spec: VerbSpec, index: numb
   );
 }
 
-/** Noun elements (`<Stream>` and its `<Parameter>`s), recursively; which ones are allowed is the spec's call. */
-function readNouns(nodes: XmlNode[], label: string, warnings: VerbWarning[], index: number): RawNoun[] {
-  const out: RawNoun[] = [];
+/** The element children of a verb, each with its tag; text between them is ignored with a warning (whitespace silently). */
+function elementsOf(nodes: XmlNode[], label: string, warnings: VerbWarning[], index: number): [XmlNode, string][] {
+  const out: [XmlNode, string][] = [];
   for (const node of nodes) {
     const tag = tagOf(node);
     const literal = textOf(node, tag);
-    if (literal !== undefined) {
-      if (literal.trim() !== '') warnings.push({ code: VerbErrorCode.Schema, message: `${label}: text ignored: "${literal.trim().slice(0, 40)}"`, verbIndex: index });
-      continue;
-    }
-    out.push({ tag, attrs: attributesOf(node), nouns: readNouns(childrenOf(node, tag), label, warnings, index) });
+    if (literal === undefined) out.push([node, tag]);
+    else if (literal.trim() !== '') warnings.push({ code: VerbErrorCode.Schema, message: `${label}: text ignored: "${literal.trim().slice(0, 40)}"`, verbIndex: index });
   }
   return out;
+}
+
+/** Noun elements (`<Stream>` and its `<Parameter>`s), recursively; which ones are allowed is the spec's call. */
+function readNouns(nodes: XmlNode[], label: string, warnings: VerbWarning[], index: number): RawNoun[] {
+  return elementsOf(nodes, label, warnings, index).map(([node, tag]) => ({ tag, attrs: attributesOf(node), nouns: readNouns(childrenOf(node, tag), label, warnings, index) }));
 }
 
 /** Verbs nested in a verb (`<Gather><Say/><Play/></Gather>`): only the spec's `nestable` ones. */
 function readNestedVerbs(nodes: XmlNode[], parent: VerbSpec, label: string, index: number, warnings: VerbWarning[]): Verb[] {
   const out: Verb[] = [];
-  for (const node of nodes) {
-    const tag = tagOf(node);
-    const literal = textOf(node, tag);
-    if (literal !== undefined) {
-      if (literal.trim() !== '') warnings.push({ code: VerbErrorCode.Schema, message: `${label}: text ignored: "${literal.trim().slice(0, 40)}"`, verbIndex: index });
-      continue;
-    }
+  for (const [node, tag] of elementsOf(nodes, label, warnings, index)) {
     const spec = SPECS_BY_TWIML.get(tag);
     if (!spec || !parent.nestable?.includes(spec.json)) {
       throw new VerbDocumentError(parent.nestingCode ?? VerbErrorCode.Schema, `${label}: <${tag}> cannot be nested in <${parent.twiml}>`);
