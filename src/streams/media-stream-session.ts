@@ -64,8 +64,6 @@ const NORMAL_CLOSES = new Set([1000, 1001, 1005]);
 export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
   private ws: WebSocket | null = null;
   private state: 'idle' | 'connecting' | 'open' | 'ended' = 'idle';
-  /** Aborts this stream's queued audio (not the call's other audio) when the stream ends. */
-  private readonly playing = new AbortController();
   private firstFrame = -1;
   private overflowing = false;
   private congested = false;
@@ -204,13 +202,13 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
         }
         this.overflowing = false;
         this.counters.appAudioSamples += frame.pcm.length;
-        void playout.play(frame.pcm, this.playing.signal);
+        void playout.play(frame.pcm);
         return;
       case 'mark':
         if (!playout) return;
         // An empty clip settles when everything queued before it has been played out, or on clear.
-        void playout.play(EMPTY, this.playing.signal).then((result) => {
-          if (result === 'aborted' || this.state !== 'open') return;
+        void playout.play(EMPTY).then(() => {
+          if (this.state !== 'open') return;
           this.counters.marksEchoed++;
           this.ws?.send(this.options.dialect.mark(frame.name));
         });
@@ -225,7 +223,9 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
     if (this.state === 'ended') return;
     this.state = 'ended';
     // The app's audio still queued goes with the stream, unless the app itself closed after sending it.
-    if (end.reason !== 'app-closed') this.playing.abort();
+    // (While a bidirectional stream runs, its audio is all the call plays. One clear instead of an
+    // abort listener per queued message, which an app sending 20 ms chunks would pile up by the hundred.)
+    if (end.reason !== 'app-closed') this.options.playout?.clear();
     this.emit('ended', end);
   }
 }
