@@ -80,6 +80,16 @@ export interface Account {
 export interface CallListQuery {
   accountSid: string;
   status?: CallStatus;
+  /** Exact match on the stored `to` / `from` identity (E.164, user part, `sip:…`). */
+  to?: string;
+  from?: string;
+  parentCallSid?: string;
+  /** ISO 8601 bounds on startTime: `From` inclusive, `To` exclusive (the API turns Twilio's dates into these). */
+  startTimeFrom?: string;
+  startTimeTo?: string;
+  /** ISO 8601 bounds on endTime, same convention; calls without an end time never match. */
+  endTimeFrom?: string;
+  endTimeTo?: string;
   /** 1–1000. */
   pageSize: number;
   /** Opaque cursor from a previous page's `nextPageToken`. */
@@ -110,6 +120,121 @@ export interface CallStore {
    * Resolves to the number of calls closed.
    */
   closeInterruptedCalls(reason: string, endTime: string): Promise<number>;
+  /**
+   * Deletes a call record and its events (Twilio's DELETE …/Calls/{sid}). False when it does not
+   * exist or belongs to another account; rejects with StoreError 'CALL_IN_PROGRESS' when the call
+   * is not in a terminal status.
+   */
+  deleteCall(accountSid: string, sid: string): Promise<boolean>;
+}
+
+export type HttpMethodName = 'GET' | 'POST';
+
+/**
+ * Where a call's application lives: the voice URL set shared by IncomingPhoneNumbers and
+ * Applications (Twilio's VoiceUrl, VoiceMethod, VoiceFallbackUrl, VoiceFallbackMethod,
+ * StatusCallback, StatusCallbackMethod).
+ */
+export interface VoiceSettings {
+  voiceUrl: string | null;
+  voiceMethod: HttpMethodName;
+  voiceFallbackUrl: string | null;
+  voiceFallbackMethod: HttpMethodName;
+  statusCallback: string | null;
+  statusCallbackMethod: HttpMethodName;
+}
+
+/** A TwiML Application (`AP…`): a reusable voice URL set that numbers and outbound calls can point at. */
+export interface ApplicationRecord extends VoiceSettings {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+}
+
+export interface StoredApplicationRecord extends ApplicationRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+/**
+ * An IncomingPhoneNumber (`PN…`): a called identity routed to its application. `phoneNumber` is
+ * E.164 (`+14155550100`) or any SIP user part (`1000`, `support`); unique across the server,
+ * since an inbound INVITE's Request-URI must resolve to exactly one account. When
+ * `voiceApplicationSid` is set, that application's settings win over the number's own.
+ */
+export interface IncomingNumberRecord extends VoiceSettings {
+  sid: string;
+  accountSid: string;
+  phoneNumber: string;
+  friendlyName: string;
+  voiceApplicationSid: string | null;
+}
+
+export interface StoredIncomingNumberRecord extends IncomingNumberRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+/** An API key (`SK…`): Basic-auth credentials for one account. Only the secret's SHA-256 (hex) is stored. */
+export interface ApiKeyRecord {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  secretSha256: string;
+}
+
+export interface StoredApiKeyRecord extends ApiKeyRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+/** Paging shared by the configuration resources: newest first (dateCreated desc, sid desc). */
+export interface ResourceListQuery {
+  accountSid: string;
+  /** 1–1000. */
+  pageSize: number;
+  pageToken?: string;
+}
+
+export interface ResourcePage<T> {
+  items: T[];
+  nextPageToken: string | null;
+}
+
+/** Fields a resource may change after creation (identity and owner never change). */
+export type IncomingNumberPatch = Partial<Omit<IncomingNumberRecord, 'sid' | 'accountSid'>>;
+export type ApplicationPatch = Partial<Omit<ApplicationRecord, 'sid' | 'accountSid'>>;
+
+export interface NumberStore {
+  /** Rejects with 'DUPLICATE_NUMBER' when the phone number is taken (by any account), 'INVALID_RECORD' on a bad field. */
+  createNumber(rec: IncomingNumberRecord): Promise<StoredIncomingNumberRecord>;
+  /** Null when missing or another account's. Rejects 'DUPLICATE_NUMBER' / 'INVALID_RECORD' like create. */
+  updateNumber(accountSid: string, sid: string, patch: IncomingNumberPatch): Promise<StoredIncomingNumberRecord | null>;
+  getNumber(accountSid: string, sid: string): Promise<StoredIncomingNumberRecord | null>;
+  /** Inbound routing: the number with exactly this `phoneNumber`, whichever account owns it. */
+  findNumber(phoneNumber: string): Promise<StoredIncomingNumberRecord | null>;
+  /** Optional exact filters as Twilio's list has them (PhoneNumber, FriendlyName). */
+  listNumbers(q: ResourceListQuery & { phoneNumber?: string; friendlyName?: string }): Promise<ResourcePage<StoredIncomingNumberRecord>>;
+  deleteNumber(accountSid: string, sid: string): Promise<boolean>;
+}
+
+export interface ApplicationStore {
+  createApplication(rec: ApplicationRecord): Promise<StoredApplicationRecord>;
+  updateApplication(accountSid: string, sid: string, patch: ApplicationPatch): Promise<StoredApplicationRecord | null>;
+  getApplication(accountSid: string, sid: string): Promise<StoredApplicationRecord | null>;
+  listApplications(q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredApplicationRecord>>;
+  /** Numbers pointing at the application keep their own settings (their voiceApplicationSid is cleared). */
+  deleteApplication(accountSid: string, sid: string): Promise<boolean>;
+}
+
+export interface ApiKeyStore {
+  createApiKey(rec: ApiKeyRecord): Promise<StoredApiKeyRecord>;
+  /** Authentication: the key with this SID, whichever account owns it. */
+  findApiKey(sid: string): Promise<StoredApiKeyRecord | null>;
+  getApiKey(accountSid: string, sid: string): Promise<StoredApiKeyRecord | null>;
+  updateApiKey(accountSid: string, sid: string, patch: { friendlyName: string }): Promise<StoredApiKeyRecord | null>;
+  listApiKeys(q: ResourceListQuery): Promise<ResourcePage<StoredApiKeyRecord>>;
+  deleteApiKey(accountSid: string, sid: string): Promise<boolean>;
 }
 
 /**
@@ -229,6 +354,8 @@ export type StoreErrorCode =
   | 'RECORDING_NOT_FOUND'
   | 'ACCOUNT_NOT_FOUND'
   | 'RECORDING_IN_PROGRESS'
+  | 'CALL_IN_PROGRESS'
+  | 'DUPLICATE_NUMBER'
   | 'DUPLICATE_SID'
   | 'INVALID_PAGE_TOKEN'
   | 'INVALID_QUERY'
