@@ -20,7 +20,8 @@ import type { StreamNoun } from '../verbs/verb-model.js';
 import type { RawNoun, RawValue } from '../verbs/verb-spec.js';
 import { ApiError, badRequest, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
-import { rfc2822 } from './twilio-recordings-routes.js';
+import { formOf, installTwilioForm, rejectUnknownFields, single, type TwilioForm } from './twilio-form.js';
+import { rfc2822 } from './twilio-json.js';
 
 /** What the API may do with a live call. */
 export interface LiveCall {
@@ -133,18 +134,8 @@ function nativeInput(body: unknown): StreamInput {
   return { attrs, params, fieldOf: (attr) => attr };
 }
 
-type Form = Map<string, string[]>;
-
-/** One value of a form field; a field sent twice is ambiguous, so it is refused rather than guessed. */
-function single(form: Form, key: string): string | undefined {
-  const values = form.get(key);
-  if (values === undefined) return undefined;
-  if (values.length > 1) throw badRequest(`${key} was given ${values.length} times`);
-  return values[0];
-}
-
 /** Twilio's form parameters (Url, Track, Parameter1.Name...) as a StreamInput. */
-function twilioInput(form: Form): StreamInput {
+function twilioInput(form: TwilioForm): StreamInput {
   const attrs: Record<string, RawValue> = {};
   const byIndex = new Map<number, { name?: string; value?: string }>();
   for (const key of form.keys()) {
@@ -233,14 +224,7 @@ export const streamsRoutes: FastifyPluginAsync<StreamsRoutesOptions> = async (ap
   }, { prefix: '/v1' });
 
   await app.register(async (tw: FastifyInstance) => {
-    // Twilio's clients post forms; JSON here would be a client speaking the wrong dialect (415).
-    tw.removeAllContentTypeParsers();
-    tw.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-      const form: Form = new Map();
-      for (const [k, v] of new URLSearchParams(body as string)) form.set(k, [...(form.get(k) ?? []), v]);
-      done(null, form);
-    });
-    const formOf = (request: FastifyRequest): Form => (request.body instanceof Map ? (request.body as Form) : new Map());
+    installTwilioForm(tw);
     const resource = (accountSid: string, callSid: string, s: { sid: string | null; name: string | null }, status: 'in-progress' | 'stopped') => ({
       sid: s.sid,
       account_sid: accountSid,
@@ -268,7 +252,7 @@ export const streamsRoutes: FastifyPluginAsync<StreamsRoutesOptions> = async (ap
       if (nameOrSid === undefined) throw notFound(pathOf(request));
       const call = liveCall(request, request.params.CallSid);
       const form = formOf(request);
-      for (const key of form.keys()) if (key !== 'Status') throw badRequest(`Unknown parameter "${key}"`);
+      rejectUnknownFields(form, ['Status']);
       const status = single(form, 'Status');
       if (status !== 'stopped') throw badRequest(`Invalid Status: a stream can only be updated to "stopped", got ${status === undefined ? 'none' : `"${status}"`}`);
       // Looked up before stopping: the stream forgets itself once it has ended.

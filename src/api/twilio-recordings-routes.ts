@@ -14,6 +14,7 @@ import type { AccountStore, RecordingStore, StoredRecordingRecord } from '../sto
 import { ApiError, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
 import { baseUrlOf, sendWavFile } from './recording-media.js';
+import { rfc2822 } from './twilio-json.js';
 
 export interface TwilioRecordingsRoutesOptions {
   store: RecordingStore & AccountStore;
@@ -22,10 +23,8 @@ export interface TwilioRecordingsRoutesOptions {
   publicBaseUrl?: string;
 }
 
-/** RFC 2822 in GMT, as Twilio's REST JSON writes dates: `Tue, 31 Aug 2010 20:36:28 +0000`. */
-export function rfc2822(iso: string): string {
-  return new Date(iso).toUTCString().replace(/GMT$/, '+0000');
-}
+// Moved to twilio-json.ts with the other Twilio JSON conventions; re-exported for existing importers.
+export { rfc2822 } from './twilio-json.js';
 
 /** The Recording resource as Twilio's API returns it (oai `api.v2010.account.recording`). */
 export function twilioRecordingJson(rec: StoredRecordingRecord, publicBaseUrl: string): Record<string, unknown> {
