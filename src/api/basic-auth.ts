@@ -1,21 +1,60 @@
 /**
- * HTTP Basic authentication with `AccountSid:AuthToken` (RFC 7617), as Twilio's REST API does.
- * Tokens are compared in constant time over SHA-256 digests (equal lengths whatever the input),
- * and an unknown account costs the same comparison, so timing reveals neither the token nor
- * whether an account exists. Routes read the caller with `authenticatedAccount(request)`.
+ * HTTP Basic authentication (RFC 7617) as Twilio's REST API does it: `AccountSid:AuthToken`, or
+ * `ApiKeySid:ApiKeySecret` (an `SK…` key acts for the account that owns it). Secrets are compared
+ * in constant time over SHA-256 digests (equal lengths whatever the input; a key's secret is only
+ * stored as its SHA-256), and an unknown account or key costs the same comparison, so timing
+ * reveals neither the secret nor whether the SID exists. A route under
+ * `/2010-04-01/Accounts/:AccountSid` whose path names another account answers 404 (never 403), so
+ * SIDs cannot be probed. Routes read the caller with `authenticatedAccount(request)`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Account, AccountStore } from '../store/store-types.js';
-import { errorBody, styleFor, unauthorized } from './api-errors.js';
+import type { Account, AccountStore, ApiKeyStore } from '../store/store-types.js';
+import { errorBody, notFound, styleFor, unauthorized } from './api-errors.js';
 
 export const AUTH_REALM = 'Patchbay';
 
-const accounts = new WeakMap<FastifyRequest, Account>();
+/** Who authenticated a request: the account, and the API key used (null for the auth token). */
+interface Caller {
+  account: Account;
+  apiKeySid: string | null;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
 const DUMMY_TOKEN_DIGEST = createHash('sha256').update(randomBytes(32)).digest();
+const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
+const API_KEY_SID = /^SK[0-9a-fA-F]{32}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** The SHA-256 (lower-case hex) an API key's secret is stored as. */
+export function apiKeySecretSha256(secret: string): string {
+  return digest(secret).toString('hex');
+}
+
+/**
+ * What authentication reads. `findApiKey` is optional so route plugins typed with an account store
+ * only still compile; the real store has it, and without it `SK…` credentials are simply refused.
+ */
+export type AuthStore = Pick<AccountStore, 'getAccount'> & Partial<Pick<ApiKeyStore, 'findApiKey'>>;
+
+async function verify(store: AuthStore, user: string, password: string): Promise<Caller | null> {
+  const given = digest(password);
+  if (API_KEY_SID.test(user) && store.findApiKey) {
+    const key = await store.findApiKey(user);
+    const stored = key && SHA256_HEX.test(key.secretSha256) ? Buffer.from(key.secretSha256, 'hex') : DUMMY_TOKEN_DIGEST;
+    const match = timingSafeEqual(given, stored);
+    // The owner is read after the comparison, so a missing key and a wrong secret cost the same.
+    const account = key && match ? await store.getAccount(key.accountSid) : null;
+    return account ? { account, apiKeySid: key!.sid } : null;
+  }
+  // Only well-formed SIDs reach the store; anything else still pays for one comparison.
+  const account = ACCOUNT_SID.test(user) ? await store.getAccount(user) : null;
+  const match = timingSafeEqual(given, account ? digest(account.authToken) : DUMMY_TOKEN_DIGEST);
+  return account && match ? { account, apiKeySid: null } : null;
 }
 
 /** Username and password from an `Authorization: Basic …` header, or null if absent/malformed. */
@@ -38,23 +77,33 @@ function deny(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     .send(errorBody(unauthorized(), styleFor(request)));
 }
 
-/** An `onRequest` hook that admits only requests carrying valid account credentials. */
-export function basicAuth(store: Pick<AccountStore, 'getAccount'>): onRequestAsyncHookHandler {
+/**
+ * An `onRequest` hook that admits only requests carrying valid account or API-key credentials, and
+ * answers 404 when a `:AccountSid` path parameter names an account other than the caller's.
+ */
+export function basicAuth(store: AuthStore): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const creds = parseBasicAuth(request.headers.authorization);
-    if (!creds) return deny(request, reply);
-    // Only well-formed SIDs reach the store; anything else still pays for one comparison.
-    const account = /^AC[0-9a-fA-F]{32}$/.test(creds.user) ? await store.getAccount(creds.user) : null;
-    const expected = account ? digest(account.authToken) : DUMMY_TOKEN_DIGEST;
-    const match = timingSafeEqual(digest(creds.password), expected);
-    if (!account || !match) return deny(request, reply);
-    accounts.set(request, account);
+    const caller = creds ? await verify(store, creds.user, creds.password) : null;
+    if (!caller) return deny(request, reply);
+    const pathAccount = (request.params as { AccountSid?: unknown } | undefined)?.AccountSid;
+    if (pathAccount !== undefined && pathAccount !== caller.account.sid) throw notFound(request.url.split('?')[0] ?? request.url);
+    callers.set(request, caller);
   };
+}
+
+function callerOf(request: FastifyRequest): Caller {
+  const caller = callers.get(request);
+  if (!caller) throw new Error('authenticatedAccount() called on a route without basicAuth');
+  return caller;
 }
 
 /** The account that authenticated this request; throws if the route is not behind `basicAuth`. */
 export function authenticatedAccount(request: FastifyRequest): Account {
-  const account = accounts.get(request);
-  if (!account) throw new Error('authenticatedAccount() called on a route without basicAuth');
-  return account;
+  return callerOf(request).account;
+}
+
+/** The API key (`SK…`) this request authenticated with; null when it used the account's auth token. */
+export function authenticatingApiKey(request: FastifyRequest): string | null {
+  return callerOf(request).apiKeySid;
 }
