@@ -43,6 +43,9 @@ export interface PatchbayConfig {
   drainGraceMs: number;
   logLevel: string;
   maxCalls: number;
+  /** Per account: outbound API calls started per second, and live at once; calls over either wait `queued`. */
+  accountCallsPerSecond: number;
+  accountMaxCalls: number;
   /** Base URL apps use to reach this server's HTTP API (RecordingUrl...). Null: derived at start. */
   publicUrl: string | null;
   speech: SpeechConfig;
@@ -103,6 +106,8 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'drain-grace', arg: 'seconds', help: 'on SIGTERM, how long live calls may continue', default: '30' },
   { flag: 'log-level', arg: 'level', help: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
   { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '2000' },
+  { flag: 'account-cps', arg: 'n', help: 'per account: outbound API calls started per second (more wait queued)', default: '10' },
+  { flag: 'account-max-calls', arg: 'n', help: 'per account: outbound API calls live at once (more wait queued)', default: '100' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
   { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
   { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
@@ -249,10 +254,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!/^AC[0-9a-f]{32}$/.test(r.value)) fail(r, 'is not an account SID (AC followed by 32 lower-case hex digits)');
     return r.value;
   });
-  const maxCalls = ((r: Raw) => {
+  const positiveInt = (r: Raw): number => {
     if (!/^\d+$/.test(r.value) || Number(r.value) < 1) fail(r, 'is not a positive whole number');
     return Number(r.value);
-  })(withDefault('max-calls'));
+  };
+  const maxCalls = positiveInt(withDefault('max-calls'));
   const logLevel = ((r: Raw) => {
     const l = r.value.toLowerCase();
     if (!LOG_LEVELS.includes(l)) fail(r, `is not a log level (${LOG_LEVELS.join(', ')})`);
@@ -281,6 +287,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     drainGraceMs: seconds(withDefault('drain-grace'), 0, 86400),
     logLevel,
     maxCalls,
+    accountCallsPerSecond: positiveInt(withDefault('account-cps')),
+    accountMaxCalls: positiveInt(withDefault('account-max-calls')),
     publicUrl: optional('public-url', url),
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),

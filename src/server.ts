@@ -34,7 +34,12 @@ import { CallRegistry } from './calls/call-registry.js';
 import { CallRecorder } from './calls/call-recorder.js';
 import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
-import { InboundRouter } from './calls/inbound-router.js';
+import { InboundRouter, type InboundRoute } from './calls/inbound-router.js';
+import { OutboundDialer } from './calls/outbound-dialer.js';
+import { OutboundQueue } from './calls/outbound-queue.js';
+import { CallCommands } from './calls/call-commands.js';
+import { systemClock } from './sip/clock.js';
+import type { StoredApplicationRecord, StoredIncomingNumberRecord, VoiceSettings } from './store/store-types.js';
 import { CallMetrics } from './calls/call-metrics.js';
 import { createHttpServer } from './api/http-server.js';
 import { metrics } from './api/metrics.js';
@@ -119,7 +124,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const recorder = new CallRecorder(store, logger);
   recorder.attach(registry);
   const statusEvents = new Set<StatusCallbackEvent>(config.statusCallbackEvents);
-  const notifier = new StatusNotifier(statusSender, account.authToken, () =>
+  const notifier = new StatusNotifier(statusSender, () =>
     config.statusCallback ? { url: config.statusCallback, method: config.statusCallbackMethod, events: statusEvents } : null,
   );
   notifier.attach(registry);
@@ -133,40 +138,83 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     });
   });
 
-  const runner = new ApplicationRunner({ webhooks, authToken: account.authToken, timeoutMs: config.webhookTimeoutMs, apology: DEFAULT_APOLOGY });
+  const runner = new ApplicationRunner({ webhooks, timeoutMs: config.webhookTimeoutMs, apology: DEFAULT_APOLOGY });
+  const callDeps = {
+    media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock },
+    speech,
+    fetcher,
+    recognizers,
+    // Partial results, recording status...: queued per call with the status callbacks, signed the same way.
+    callbacks: { send: (callSid: string, url: string, method: 'GET' | 'POST', params: Record<string, string>, authToken: string) => statusSender.enqueue({ callSid, url, method, params, authToken }) },
+    recordings,
+    // Media Streams: handshakes signed like webhooks; an app that does not answer within 5 s fails the stream (31920).
+    streams: { connectTimeoutMs: 5000 },
+  };
+
+  /** An IncomingPhoneNumber's route: its application's settings win over its own (Twilio's VoiceApplicationSid). */
+  const numberRoute = async (number: StoredIncomingNumberRecord): Promise<InboundRoute | null> => {
+    const owner = await store.getAccount(number.accountSid);
+    if (!owner) return null;
+    let voice: VoiceSettings = number;
+    if (number.voiceApplicationSid) {
+      const app: StoredApplicationRecord | null = await store.getApplication(number.accountSid, number.voiceApplicationSid);
+      if (app) voice = app;
+    }
+    return {
+      accountSid: owner.sid,
+      authToken: owner.authToken,
+      application: voice.voiceUrl ? { url: voice.voiceUrl, method: voice.voiceMethod, fallbackUrl: voice.voiceFallbackUrl, fallbackMethod: voice.voiceFallbackMethod } : null,
+      // A number's status callback reports the end of the call, as Twilio's does.
+      statusCallback: voice.statusCallback ? { url: voice.statusCallback, method: voice.statusCallbackMethod, events: new Set(['completed']) } : null,
+      phoneNumberSid: number.sid,
+    };
+  };
   const router = new InboundRouter(
     {
-      accountSid: account.sid,
       maxCalls: config.maxCalls,
-      // Read at each call: the catch-all application (numbers with their own apps come with the REST API).
-      applicationFor: () =>
-        config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
+      // Each call: the called number's configuration, else the catch-all (--voice-url) on the server's account.
+      route: async (to) => {
+        const number = await store.findNumber(to);
+        const routed = number ? await numberRoute(number) : null;
+        return routed ?? {
+          accountSid: account.sid,
+          authToken: account.authToken,
+          application: config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
+          statusCallback: null,
+          phoneNumberSid: null,
+        };
+      },
+      onError: (err, invite) => logger.error({ sipCallId: invite.callId, err: err.message }, 'inbound routing failed'),
     },
     registry,
-    {
-      media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock },
-      speech,
-      fetcher,
-      recognizers,
-      // Partial results, recording status...: queued per call with the status callbacks, signed the same way.
-      callbacks: { send: (callSid, url, method, params) => statusSender.enqueue({ callSid, url, method, params, authToken: account.authToken }) },
-      recordings,
-      // Media Streams: handshakes signed like webhooks; an app that does not answer within 5 s fails the stream (31920).
-      streams: { connectTimeoutMs: 5000, authToken: account.authToken },
-    },
+    callDeps,
     runner,
   );
 
   const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1' });
   stack.on('invite', (invite: IncomingInvite) => {
-    try {
-      router.handle(invite);
-    } catch (err) {
+    router.handle(invite).catch((err: unknown) => {
       logger.error({ sipCallId: invite.callId, err: (err as Error).message }, 'INVITE handling failed');
       if (!invite.finalResponseSent) invite.respond(500);
-    }
+    });
   });
   await stack.start();
+
+  // Outbound calls from the API: queued per account (calls per second, live calls), then dialled.
+  let draining = false;
+  const queue = new OutboundQueue(() => ({ maxConcurrent: config.accountMaxCalls, callsPerSecond: config.accountCallsPerSecond }), systemClock, (err) =>
+    logger.error({ err: err.message }, 'outbound call failed'),
+  );
+  const commands = new CallCommands({
+    registry,
+    runner,
+    dialer: new OutboundDialer({ invite: (o) => stack.invite(o), media: callDeps.media, runner }),
+    queue,
+    callDeps,
+    applications: store,
+    localSipHost: `${publicAddress.includes(':') ? `[${publicAddress}]` : publicAddress}:${stack.udpPort}`,
+    accepting: () => !draining,
+  });
 
   let ready = false;
   const http = createHttpServer({
@@ -176,6 +224,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     metrics: () => metrics.render(),
     dataDir: config.dataDir,
     liveCalls: registry,
+    calls: commands,
     speech: { serverRecognizers: recognizers.names, defaultRecognizer: config.speech.defaultRecognizer },
     ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
   });
@@ -192,7 +241,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   let stopping: Promise<void> | null = null;
   async function stop(reason = 'shutdown'): Promise<void> {
     ready = false;
+    draining = true;
     router.stopAccepting();
+    queue.close();
     logger.info({ live: registry.size, graceMs: config.drainGraceMs, reason }, 'draining');
     const left = await registry.waitIdle(config.drainGraceMs);
     if (left > 0) {

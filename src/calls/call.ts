@@ -30,7 +30,9 @@ import type { MediaClock } from '../media/media-clock.js';
 import type { MediaFetcher } from '../media/media-fetcher.js';
 import type { TelephonySpeech } from '../speech/telephony-speech.js';
 import type { CallEvent, CallRecord } from '../store/store-types.js';
-import { transition, isTerminal, type CallInput, type CallState } from './call-state.js';
+import { transition, isTerminal, type CallInput, type CallState, type UnansweredOutcome } from './call-state.js';
+import type { NegotiatedAudio } from '../sip/offer-answer.js';
+import type { StatusCallbackTarget } from './status-notifier.js';
 
 export interface CallMediaDeps {
   bindAddress: string;
@@ -40,9 +42,9 @@ export interface CallMediaDeps {
   clock: MediaClock;
 }
 
-/** Background requests to the app (signed, queued per call, responses ignored). */
+/** Background requests to the app (signed with `authToken`, queued per call, responses ignored). */
 export interface AppCallbacks {
-  send(callSid: string, url: string, method: HttpMethod, params: Record<string, string>): void;
+  send(callSid: string, url: string, method: HttpMethod, params: Record<string, string>, authToken: string): void;
 }
 
 export interface CallDeps {
@@ -52,8 +54,8 @@ export interface CallDeps {
   recognizers: RecognizerCatalog;
   callbacks: AppCallbacks;
   recordings: CallRecordings;
-  /** Media Streams: the handshake deadline, and the token that signs handshakes (X-Twilio-Signature). */
-  streams?: { connectTimeoutMs: number; authToken: string };
+  /** Media Streams: the handshake deadline (handshakes are signed with the call's account token). */
+  streams?: { connectTimeoutMs: number };
 }
 
 
@@ -63,10 +65,15 @@ export interface CallInfo {
   from: string;
   to: string;
   direction: CallRecord['direction'];
+  /** Empty until an outbound call's INVITE is sent. */
   sipCallId: string;
   sourceIp: string;
   /** X- headers of the INVITE, as the app receives them (SipHeader_X-*). */
   sipHeaders: Record<string, string>;
+  /** The owning account's auth token: it signs every request made to the app for this call. */
+  authToken: string;
+  /** The IncomingPhoneNumber the call arrived on, if any (Twilio's phone_number_sid). */
+  phoneNumberSid?: string | null;
 }
 
 export class CallEndedError extends Error {
@@ -88,6 +95,8 @@ export class Call extends EventEmitter implements CallControl {
   errorCode: number | null = null;
   errorMessage: string | null = null;
   endReason: string | null = null;
+  /** Where status changes are posted (from the number, the application or the REST create); REST may change it. */
+  statusCallback: StatusCallbackTarget | null = null;
 
   /** Aborted when the call ends, whatever ended it. */
   private readonly lifetime = new AbortController();
@@ -104,15 +113,23 @@ export class Call extends EventEmitter implements CallControl {
   private lastLocalSdp: string | null = null;
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
+  /** Outbound: cancels the INVITE while it has no final response. */
+  private cancelDial: (() => void) | null = null;
+  private timeLimit: { seconds: number; timer: NodeJS.Timeout | null } | null = null;
 
+  /**
+   * `invite` is the INVITE that brought an inbound call; null for a call we place (outbound-api),
+   * which starts `queued` and is driven by `dialing` / `remoteRinging` / `connected` / `notAnswered`.
+   */
   constructor(
     readonly info: CallInfo,
-    private readonly invite: IncomingInvite,
+    private readonly invite: IncomingInvite | null,
     private readonly deps: CallDeps,
   ) {
     super();
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
-    invite.on('cancel', () => this.onCallerCancel());
+    if (invite) invite.on('cancel', () => this.onCallerCancel());
+    else this.state = 'queued';
   }
 
   get sid(): string {
@@ -184,7 +201,7 @@ export class Call extends EventEmitter implements CallControl {
 
   /** 180 Ringing while the application is asked what to do. */
   ring(): void {
-    if (this.state !== 'initiated') return;
+    if (this.state !== 'initiated' || !this.invite) return;
     this.invite.respond(180);
     this.note('sip.out', { status: 180 });
     this.move({ type: 'ring' });
@@ -192,54 +209,117 @@ export class Call extends EventEmitter implements CallControl {
 
   answer(): Promise<void> {
     if (this.answerTime) return Promise.resolve();
-    if (this.ended) return Promise.reject(new CallEndedError(this.sid));
-    this.answering ??= this.doAnswer();
+    // An outbound call is answered by the far end; until then nothing may play on it.
+    if (this.ended || !this.invite) return Promise.reject(new CallEndedError(this.sid));
+    this.answering ??= this.doAnswer(this.invite);
     return this.answering;
   }
 
-  private async doAnswer(): Promise<void> {
-    const { media } = this.deps;
-    const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
-    if (this.ended) {
-      await rtp.close();
-      throw new CallEndedError(this.sid);
-    }
-    const offer = this.invite.request.body.toString('latin1');
-    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
-    if (!result.ok) {
-      // Checked when the INVITE arrived, so this only happens if the offer changed under us.
-      await rtp.close();
-      this.invite.respond(488, { reason: result.reason });
-      await this.finish({ type: 'fail' }, 488, 'no-common-codec');
-      throw new CallEndedError(this.sid);
-    }
-    this.media = new CallMedia(rtp, result.audio, {
+  /** Outbound: the INVITE is on its way (queued → initiated); `cancel` withdraws it while unanswered. */
+  dialing(sipCallId: string, cancel: () => void): void {
+    this.info.sipCallId = sipCallId;
+    this.cancelDial = cancel;
+    this.note('sip.out', { method: 'INVITE', to: this.info.to });
+    this.move({ type: 'dial' });
+  }
+
+  /** Outbound: a provisional response (180/183) from the far end. */
+  remoteRinging(status: number): void {
+    this.note('sip.in', { status });
+    this.move({ type: 'ring' });
+  }
+
+  /** Outbound: the far end answered; the dialog and media are the call's from now on. */
+  connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string): void {
+    this.cancelDial = null;
+    this.media = this.createMedia(rtp, audio);
+    this.lastLocalSdp = localSdp;
+    this.dialog = dialog;
+    this.wireDialog(dialog, false);
+    this.answerTime = new Date();
+    this.sipResponseCode = 200;
+    this.note('sip.in', { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort: rtp.localPort });
+    this.move({ type: 'answer' });
+    this.armTimeLimit();
+  }
+
+  /** Outbound: the INVITE ended without an answer (busy, no-answer, failed), or we withdrew it (canceled). */
+  async notAnswered(outcome: UnansweredOutcome | 'canceled', sipCode: number | null, reason: string): Promise<void> {
+    this.cancelDial = null;
+    if (sipCode !== null) this.note('sip.in', { status: sipCode });
+    await this.finish(outcome === 'canceled' ? { type: 'cancel' } : { type: 'unanswered', outcome }, sipCode, reason);
+  }
+
+  /** Ends the answered call after `seconds` (Twilio's TimeLimit); counted from the answer. */
+  setTimeLimit(seconds: number): void {
+    if (this.timeLimit?.timer) clearTimeout(this.timeLimit.timer);
+    this.timeLimit = { seconds, timer: null };
+    if (this.answerTime) this.armTimeLimit();
+  }
+
+  private armTimeLimit(): void {
+    const limit = this.timeLimit;
+    if (!limit || !this.answerTime || this.ended) return;
+    if (limit.timer) clearTimeout(limit.timer);
+    const left = Math.max(0, limit.seconds * 1000 - (Date.now() - this.answerTime.getTime()));
+    limit.timer = setTimeout(() => {
+      this.note('time-limit', { seconds: limit.seconds });
+      void this.hangup('time-limit');
+    }, left);
+    limit.timer.unref();
+  }
+
+  private createMedia(rtp: RtpSession, audio: NegotiatedAudio): CallMedia {
+    return new CallMedia(rtp, audio, {
       digit: (d) => this.onCallerDigit(d),
       keyDown: () => {
         for (const listener of [...this.keyDownListeners]) listener();
       },
       sent: (digit, method) => this.note('dtmf.out', { digit, method }),
     });
+  }
+
+  private async doAnswer(invite: IncomingInvite): Promise<void> {
+    const { media } = this.deps;
+    const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
+    if (this.ended) {
+      await rtp.close();
+      throw new CallEndedError(this.sid);
+    }
+    const offer = invite.request.body.toString('latin1');
+    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    if (!result.ok) {
+      // Checked when the INVITE arrived, so this only happens if the offer changed under us.
+      await rtp.close();
+      invite.respond(488, { reason: result.reason });
+      await this.finish({ type: 'fail' }, 488, 'no-common-codec');
+      throw new CallEndedError(this.sid);
+    }
+    this.media = this.createMedia(rtp, result.audio);
     this.lastLocalSdp = result.answer;
-    const dialog = this.invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
+    const dialog = invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
     if (!dialog) {
       await this.finish({ type: 'cancel' }, 487, 'caller-cancel');
       throw new CallEndedError(this.sid);
     }
     this.dialog = dialog;
-    this.wireDialog(dialog);
+    this.wireDialog(dialog, true);
     this.answerTime = new Date();
     this.sipResponseCode = 200;
     this.note('sip.out', { status: 200, codec: result.audio.codec, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}`, localRtpPort: rtp.localPort });
     this.move({ type: 'answer' });
+    this.armTimeLimit();
   }
 
-  private wireDialog(dialog: Dialog): void {
-    this.acked = new Promise<void>((resolve) => {
-      dialog.once('ack', () => resolve());
-      dialog.once('ack-timeout', () => resolve());
-      dialog.once('terminated', () => resolve());
-    });
+  /** `uas`: we sent the 2xx, so our BYE must wait for its ACK (the UAC side sent the ACK itself). */
+  private wireDialog(dialog: Dialog, uas: boolean): void {
+    if (uas) {
+      this.acked = new Promise<void>((resolve) => {
+        dialog.once('ack', () => resolve());
+        dialog.once('ack-timeout', () => resolve());
+        dialog.once('terminated', () => resolve());
+      });
+    }
     dialog.on('ack', () => this.note('sip.in', { method: 'ACK' }));
     dialog.on('bye', () => {
       this.note('sip.in', { method: 'BYE' });
@@ -293,6 +373,8 @@ export class Call extends EventEmitter implements CallControl {
 
   async reject(reason: 'busy' | 'rejected'): Promise<void> {
     if (this.ended) throw new CallEndedError(this.sid);
+    // Only an unanswered inbound call can be refused; any other call just ends.
+    if (!this.invite || this.answerTime) return this.hangup(`rejected-${reason}`);
     const status = reason === 'busy' ? 486 : 603;
     this.invite.respond(status);
     this.note('sip.out', { status });
@@ -304,20 +386,44 @@ export class Call extends EventEmitter implements CallControl {
     if (this.answering && !this.answerTime) await this.answering.catch(() => undefined);
     if (this.ended) return;
     if (this.answerTime) return this.sendByeAndFinish(reason);
+    if (!this.invite) return this.withdraw('canceled', reason);
     this.invite.respond(UNANSWERED_HANGUP_STATUS);
     this.note('sip.out', { status: UNANSWERED_HANGUP_STATUS });
     await this.finish({ type: 'hangup' }, UNANSWERED_HANGUP_STATUS, reason);
+  }
+
+  /** Cancels an unanswered call (REST Status=canceled): 487 to an inbound caller, CANCEL for our INVITE. */
+  async cancel(reason: string): Promise<void> {
+    if (this.ended || this.answerTime) return;
+    if (this.answering) await this.answering.catch(() => undefined);
+    if (this.ended || this.answerTime) return;
+    if (!this.invite) return this.withdraw('canceled', reason);
+    this.invite.respond(487);
+    this.note('sip.out', { status: 487 });
+    await this.finish({ type: 'cancel' }, 487, reason);
   }
 
   /** Ends the call because something broke (shutdown, internal error). */
   async fail(reason: string): Promise<void> {
     if (this.ended) return;
     if (this.answerTime) return this.sendByeAndFinish(reason);
+    if (!this.invite) return this.withdraw('failed', reason);
     if (!this.invite.finalResponseSent) {
       this.invite.respond(500);
       this.note('sip.out', { status: 500 });
     }
     await this.finish({ type: 'fail' }, 500, reason);
+  }
+
+  /** Outbound, unanswered: CANCEL the INVITE (if it was sent) and end the call now. */
+  private async withdraw(outcome: 'canceled' | 'failed', reason: string): Promise<void> {
+    const cancel = this.cancelDial;
+    this.cancelDial = null;
+    if (cancel) {
+      this.note('sip.out', { method: 'CANCEL' });
+      cancel();
+    }
+    await this.finish(outcome === 'canceled' ? { type: 'cancel' } : { type: 'fail' }, cancel ? 487 : null, reason);
   }
 
   private async sendByeAndFinish(reason: string): Promise<void> {
@@ -346,6 +452,7 @@ export class Call extends EventEmitter implements CallControl {
     this.endReason = reason;
     this.move(input);
     this.lifetime.abort(new CallEndedError(this.sid));
+    if (this.timeLimit?.timer) clearTimeout(this.timeLimit.timer);
     const media = this.media;
     this.media = null;
     this.digitListeners.clear();
@@ -416,7 +523,7 @@ export class Call extends EventEmitter implements CallControl {
   }
 
   sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void {
-    this.deps.callbacks.send(this.sid, url, method, { ...this.webhookParams(), ...params });
+    this.deps.callbacks.send(this.sid, url, method, { ...this.webhookParams(), ...params }, this.info.authToken);
   }
 
   startRecording(source: 'RecordVerb'): Promise<RecordingHandle> {
@@ -427,15 +534,16 @@ export class Call extends EventEmitter implements CallControl {
     await this.answer();
     const media = this.media;
     if (!media || this.ended) throw new CallEndedError(this.sid);
-    const config = this.deps.streams ?? { connectTimeoutMs: 5000, authToken: '' };
+    const config = this.deps.streams ?? { connectTimeoutMs: 5000 };
+    const token = this.info.authToken;
     this.streams ??= new CallStreams({
       callSid: this.sid,
       accountSid: this.info.accountSid,
       media,
       note: (type, detail) => this.note(type, detail),
-      callback: (url, method, params) => this.deps.callbacks.send(this.sid, url, method, params),
+      callback: (url, method, params) => this.deps.callbacks.send(this.sid, url, method, params, token),
       // Twilio signs the handshake over the wss:// URL with no parameters.
-      handshakeHeaders: (url): Record<string, string> => (config.authToken ? { 'X-Twilio-Signature': computeTwilioSignature(config.authToken, url, {}) } : {}),
+      handshakeHeaders: (url): Record<string, string> => (token ? { 'X-Twilio-Signature': computeTwilioSignature(token, url, {}) } : {}),
       connectTimeoutMs: config.connectTimeoutMs,
     });
     return this.streams.start(stream, bidirectional);

@@ -11,12 +11,25 @@ import { newSid } from '../ids.js';
 import { Call, type CallDeps } from './call.js';
 import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './application-runner.js';
 import type { CallRegistry } from './call-registry.js';
+import type { StatusCallbackTarget } from './status-notifier.js';
+
+/** Who owns an inbound call and what runs it: the called number's configuration, or the catch-all. */
+export interface InboundRoute {
+  accountSid: string;
+  /** The owning account's token: signs the call's webhooks. */
+  authToken: string;
+  /** Null → the built-in welcome document. */
+  application: ApplicationTarget | null;
+  statusCallback: StatusCallbackTarget | null;
+  phoneNumberSid: string | null;
+}
 
 export interface InboundRouterOptions {
-  accountSid: string;
   maxCalls: number;
-  /** The application for a called number (To); null → the built-in welcome document. */
-  applicationFor: (to: string) => ApplicationTarget | null;
+  /** Resolves the called identity (To: E.164 or SIP user part) to its route; never rejects for an unknown number. */
+  route: (to: string) => Promise<InboundRoute>;
+  /** Told when routing itself failed (the caller got a 500). */
+  onError?: (err: Error, invite: IncomingInvite) => void;
 }
 
 /** What a caller hears when no application is configured: enough to prove the path works. */
@@ -54,7 +67,11 @@ export class InboundRouter {
     this.draining = true;
   }
 
-  handle(invite: IncomingInvite): Call | null {
+  /**
+   * Admits or refuses the INVITE at once (503/488 need no lookup), then resolves the called
+   * number and starts the call. Resolves to the call, or null when refused or cancelled meanwhile.
+   */
+  async handle(invite: IncomingInvite): Promise<Call | null> {
     const req = invite.request;
     if (this.draining) {
       invite.respond(503, { headers: [{ name: 'Retry-After', value: '30' }] });
@@ -75,15 +92,29 @@ export class InboundRouter {
       return null;
     }
 
+    const to = identityFromUri(req.uri);
+    let route: InboundRoute;
+    try {
+      route = await this.opts.route(to);
+    } catch (err) {
+      this.opts.onError?.(err as Error, invite);
+      invite.respond(500);
+      return null;
+    }
+    // The caller may have given up while the number was looked up.
+    if (invite.cancelled || invite.finalResponseSent) return null;
+
     const from = parseNameAddr(req.headers.get('from') ?? '');
     const sipHeaders: Record<string, string> = {};
     for (const f of req.headers.fields) if (/^x-/i.test(f.name)) sipHeaders[f.name] = f.value;
     const call = new Call(
       {
         sid: newSid('CA'),
-        accountSid: this.opts.accountSid,
+        accountSid: route.accountSid,
+        authToken: route.authToken,
+        phoneNumberSid: route.phoneNumberSid,
         from: from ? identityFromUri(from.uri) : 'anonymous',
-        to: identityFromUri(req.uri),
+        to,
         direction: 'inbound',
         sipCallId: invite.callId,
         sourceIp: invite.source.host,
@@ -92,11 +123,12 @@ export class InboundRouter {
       invite,
       this.callDeps,
     );
+    call.statusCallback = route.statusCallback;
     this.registry.add(call);
     call.note('sip.in', { method: 'INVITE', from: req.headers.get('from'), to: req.uri, source: `${invite.source.transport}:${invite.source.host}:${invite.source.port}` });
     call.ring();
 
-    const target: ApplicationTarget | InlineDocument = this.opts.applicationFor(call.info.to) ?? WELCOME_DOCUMENT;
+    const target: ApplicationTarget | InlineDocument = route.application ?? WELCOME_DOCUMENT;
     void this.runner.run(call, target);
     return call;
   }

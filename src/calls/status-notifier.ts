@@ -27,9 +27,8 @@ function eventFor(state: CallState): StatusCallbackEvent | null {
 export class StatusNotifier {
   constructor(
     private readonly sender: StatusCallbackSender,
-    private readonly authToken: string,
-    /** Which callback a call uses (the global one now; per-number ones come with the REST API). */
-    private readonly targetFor: (call: Call) => StatusCallbackTarget | null,
+    /** The server-wide callback (--status-callback), for calls whose number, application or REST request set none. */
+    private readonly serverDefault: () => StatusCallbackTarget | null,
   ) {}
 
   attach(registry: CallRegistry): void {
@@ -37,12 +36,12 @@ export class StatusNotifier {
   }
 
   private track(call: Call): void {
-    const target = this.targetFor(call);
-    if (!target) return;
     let sequence = 0;
     const send = (state: CallState): void => {
+      // Read at each change: a REST update may set or replace the call's callback mid-call.
+      const target = call.statusCallback ?? this.serverDefault();
       const event = eventFor(state);
-      if (!event || !target.events.has(event)) return;
+      if (!target || !event || !target.events.has(event)) return;
       const params: Record<string, string> = {
         ...call.webhookParams(state),
         CallbackSource: 'call-progress-events',
@@ -58,9 +57,13 @@ export class StatusNotifier {
           params.ErrorMessage = call.errorMessage ?? '';
         }
       }
-      this.sender.enqueue({ callSid: call.sid, url: target.url, method: target.method, params, authToken: this.authToken });
+      this.sender.enqueue({ callSid: call.sid, url: target.url, method: target.method, params, authToken: call.info.authToken });
     };
     send(call.state);
-    call.on('status', (state: CallState) => send(state));
+    call.on('status', (state: CallState, previous: CallState) => {
+      // Twilio: a call cancelled while still queued called nobody, and reports nothing.
+      if (previous === 'queued' && isTerminal(state)) return;
+      send(state);
+    });
   }
 }

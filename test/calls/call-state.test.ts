@@ -53,3 +53,30 @@ describe('call state machine', () => {
     assert.equal(transition('in-progress', { type: 'ring' }), null);
   });
 });
+
+describe('outbound call states', () => {
+  it('queued → initiated → ringing → in-progress → completed', () => {
+    let s: CallState = 'queued';
+    for (const [input, expected] of [[{ type: 'dial' }, 'initiated'], [{ type: 'ring' }, 'ringing'], [{ type: 'answer' }, 'in-progress'], [{ type: 'hangup' }, 'completed']] as const) {
+      s = transition(s, input)!;
+      assert.equal(s, expected);
+    }
+  });
+
+  it('an INVITE that is not answered ends busy, no-answer or failed, from initiated or ringing', () => {
+    for (const outcome of ['busy', 'no-answer', 'failed'] as const) {
+      assert.equal(transition('initiated', { type: 'unanswered', outcome }), outcome);
+      assert.equal(transition('ringing', { type: 'unanswered', outcome }), outcome);
+      assert.equal(transition('in-progress', { type: 'unanswered', outcome }), null);
+    }
+  });
+
+  it('a queued call can only be dialled or cancelled; it cannot ring, answer or be busy', () => {
+    assert.equal(transition('queued', { type: 'cancel' }), 'canceled');
+    assert.equal(transition('queued', { type: 'hangup' }), 'canceled');
+    assert.equal(transition('queued', { type: 'ring' }), null);
+    assert.equal(transition('queued', { type: 'answer' }), null);
+    assert.equal(transition('queued', { type: 'unanswered', outcome: 'busy' }), null);
+    assert.equal(transition('initiated', { type: 'dial' }), null);
+  });
+});
