@@ -1,11 +1,21 @@
 /**
- * The HTTP server: health, Prometheus metrics and the REST APIs, as fastify plugins. The
- * composition root builds it, may register more route plugins (e.g. `/2010-04-01/...`) on the
+ * The HTTP server: health, Prometheus metrics and the REST APIs (native `/v1`, Twilio-compatible
+ * `/2010-04-01/Accounts/:AccountSid`), as fastify plugins, plus the native API's OpenAPI document
+ * (`/v1/openapi.json`). The composition root builds it, may register more route plugins on the
  * returned instance, then calls `listen()`. Errors anywhere become coded JSON (api-errors.ts).
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AccountStore, CallStore, RecordingStore } from '../store/store-types.js';
+import type { CallService } from '../calls/call-service.js';
+import type { AccountStore, ApiKeyStore, ApplicationStore, CallStore, NumberStore, RecordingStore } from '../store/store-types.js';
 import { installErrorHandlers } from './api-errors.js';
+import { apiKeysResource } from './api-keys.js';
+import { applicationsResource } from './applications.js';
+import type { ConfigRecord, ConfigResource } from './config-resource.js';
+import { incomingNumbersResource } from './incoming-numbers.js';
+import { nativeConfigRoutes } from './native-config-routes.js';
+import { registerOpenApi } from './openapi.js';
+import { twilioCallsRoutes } from './twilio-calls-routes.js';
+import { twilioConfigRoutes } from './twilio-config-routes.js';
 import { callsRoutes } from './calls-routes.js';
 import { recordingsRoutes } from './recordings-routes.js';
 import { twilioRecordingsRoutes } from './twilio-recordings-routes.js';
@@ -14,7 +24,9 @@ import { streamsRoutes, type LiveCalls } from './streams-routes.js';
 import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 
 export interface HttpServerDeps {
-  store: CallStore & AccountStore & RecordingStore;
+  store: CallStore & AccountStore & RecordingStore & NumberStore & ApplicationStore & ApiKeyStore;
+  /** The call engine, for creating and controlling calls over REST; without it those routes are not served. */
+  calls?: CallService;
   /**
    * The data directory (recordings' relative file paths resolve against it). Without it the
    * recording routes are not served.
@@ -61,6 +73,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   installErrorHandlers(app);
+  // Before any route: swagger documents routes as they are added.
+  registerOpenApi(app);
 
   app.get('/healthz', async (_request, reply) => {
     if (!deps.isReady()) return reply.code(503).send({ status: 'unavailable' });
@@ -72,13 +86,20 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
   });
 
-  void app.register(callsRoutes, { prefix: '/v1', store: deps.store });
+  const TWILIO_PREFIX = '/2010-04-01/Accounts/:AccountSid';
+  void app.register(callsRoutes, { prefix: '/v1', store: deps.store, ...(deps.calls ? { calls: deps.calls } : {}) });
+  if (deps.calls) void app.register(twilioCallsRoutes, { prefix: TWILIO_PREFIX, store: deps.store, calls: deps.calls, publicBaseUrl: deps.publicBaseUrl });
+  const resources: ConfigResource<ConfigRecord>[] = [incomingNumbersResource(deps.store), applicationsResource(deps.store), apiKeysResource(deps.store)];
+  for (const resource of resources) {
+    void app.register(nativeConfigRoutes, { prefix: '/v1', store: deps.store, resource });
+    void app.register(twilioConfigRoutes, { prefix: TWILIO_PREFIX, store: deps.store, resource });
+  }
   const speech = deps.speech ?? { serverRecognizers: ['pocketsphinx'], defaultRecognizer: 'pocketsphinx' };
   void app.register(accountSpeechRoutes, { prefix: '/v1', store: deps.store, ...speech });
   if (deps.dataDir !== undefined) {
     const recordings = { store: deps.store, dataDir: deps.dataDir, publicBaseUrl: deps.publicBaseUrl };
     void app.register(recordingsRoutes, { prefix: '/v1', ...recordings });
-    void app.register(twilioRecordingsRoutes, { prefix: '/2010-04-01/Accounts/:AccountSid', ...recordings });
+    void app.register(twilioRecordingsRoutes, { prefix: TWILIO_PREFIX, ...recordings });
   }
   if (deps.liveCalls) void app.register(streamsRoutes, { store: deps.store, liveCalls: deps.liveCalls });
   return app;
