@@ -15,13 +15,11 @@ import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '..
 import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
 import type { DtmfDigit } from './dtmf-input.js';
 import { CallMedia } from './call-media.js';
+import { CallDialog } from './call-dialog.js';
 import { abortable, sleep } from './abortable.js';
 import { openRecognition, transcribeAudio } from './call-speech.js';
-import { parseDtmfInfo } from '../sip/dtmf-info.js';
 import type { Dialog } from '../sip/dialog.js';
-import type { Responder } from '../sip/responses.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
-import type { SipRequest, SipResponse } from '../sip/message.js';
 import { answerOffer } from '../sip/offer-answer.js';
 import { buildCallParams } from '../webhooks/call-params.js';
 import { RtpSession } from '../media/rtp-session.js';
@@ -104,13 +102,10 @@ export class Call extends EventEmitter implements CallControl {
   private streams: CallStreams | null = null;
   private readonly digitListeners = new Set<(digit: string) => void>();
   private readonly keyDownListeners = new Set<() => void>();
-  private dialog: Dialog | null = null;
+  private dialog: CallDialog | null = null;
   private answering: Promise<void> | null = null;
-  private readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
-  private sdpVersion = 1;
-  /** Resolves when the ACK for our 2xx arrives (or it never will): BYE must wait for it (RFC 3261 §15). */
-  private acked: Promise<void> = Promise.resolve();
-  private lastLocalSdp: string | null = null;
+  /** o= session id of every description we send on this call (our answer, or our outbound offer). */
+  readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
   /** Outbound: cancels the INVITE while it has no final response. */
@@ -233,9 +228,7 @@ export class Call extends EventEmitter implements CallControl {
   connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string): void {
     this.cancelDial = null;
     this.media = this.createMedia(rtp, audio);
-    this.lastLocalSdp = localSdp;
-    this.dialog = dialog;
-    this.wireDialog(dialog, false);
+    this.dialog = this.createDialog(dialog, false, localSdp);
     this.answerTime = new Date();
     this.sipResponseCode = 200;
     this.note('sip.in', { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort: rtp.localPort });
@@ -279,6 +272,21 @@ export class Call extends EventEmitter implements CallControl {
     });
   }
 
+  private createDialog(dialog: Dialog, uas: boolean, localSdp: string): CallDialog {
+    const call = this;
+    return new CallDialog(dialog, {
+      get media() {
+        return call.media;
+      },
+      note: (type, detail) => this.note(type, detail),
+      remoteHangup: () => void this.finish({ type: 'hangup' }, this.sipResponseCode, 'caller-hangup'),
+      ackTimeout: () => {
+        this.recordError(0, 'no ACK received for the 200 OK');
+        void this.sendByeAndFinish('ack-timeout');
+      },
+    }, uas, this.deps.media.publicAddress, this.sdpSessionId, localSdp);
+  }
+
   private async doAnswer(invite: IncomingInvite): Promise<void> {
     const { media } = this.deps;
     const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
@@ -287,7 +295,7 @@ export class Call extends EventEmitter implements CallControl {
       throw new CallEndedError(this.sid);
     }
     const offer = invite.request.body.toString('latin1');
-    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: 1 });
     if (!result.ok) {
       // Checked when the INVITE arrived, so this only happens if the offer changed under us.
       await rtp.close();
@@ -296,14 +304,12 @@ export class Call extends EventEmitter implements CallControl {
       throw new CallEndedError(this.sid);
     }
     this.media = this.createMedia(rtp, result.audio);
-    this.lastLocalSdp = result.answer;
     const dialog = invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
     if (!dialog) {
       await this.finish({ type: 'cancel' }, 487, 'caller-cancel');
       throw new CallEndedError(this.sid);
     }
-    this.dialog = dialog;
-    this.wireDialog(dialog, true);
+    this.dialog = this.createDialog(dialog, true, result.answer);
     this.answerTime = new Date();
     this.sipResponseCode = 200;
     this.note('sip.out', { status: 200, codec: result.audio.codec, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}`, localRtpPort: rtp.localPort });
@@ -311,64 +317,10 @@ export class Call extends EventEmitter implements CallControl {
     this.armTimeLimit();
   }
 
-  /** `uas`: we sent the 2xx, so our BYE must wait for its ACK (the UAC side sent the ACK itself). */
-  private wireDialog(dialog: Dialog, uas: boolean): void {
-    if (uas) {
-      this.acked = new Promise<void>((resolve) => {
-        dialog.once('ack', () => resolve());
-        dialog.once('ack-timeout', () => resolve());
-        dialog.once('terminated', () => resolve());
-      });
-    }
-    dialog.on('ack', () => this.note('sip.in', { method: 'ACK' }));
-    dialog.on('bye', () => {
-      this.note('sip.in', { method: 'BYE' });
-      void this.finish({ type: 'hangup' }, this.sipResponseCode, 'caller-hangup');
-    });
-    dialog.on('ack-timeout', () => {
-      this.recordError(0, 'no ACK received for the 200 OK');
-      void this.sendByeAndFinish('ack-timeout');
-    });
-    dialog.on('reinvite', (req, respond) => this.onReinvite(req, respond));
-    dialog.on('info', (req, respond) => this.onInfo(req, respond));
-  }
-
   private onCallerDigit(d: DtmfDigit): void {
     this.note('dtmf', { digit: d.digit, source: d.source, ...(d.durationMs !== null ? { durationMs: d.durationMs } : {}) });
     this.streams?.dtmf(d.digit);
     for (const listener of [...this.digitListeners]) listener(d.digit);
-  }
-
-  /** SIP INFO DTMF (application/dtmf-relay, application/dtmf); other INFO packages are refused with 415. */
-  private onInfo(req: SipRequest, respond: Responder): void {
-    const type = req.headers.get('content-type') ?? '';
-    const info = parseDtmfInfo(type, req.body);
-    if (!info) {
-      this.note('sip.in', { method: 'INFO', contentType: type, result: 415 });
-      return respond(415, { headers: [{ name: 'Accept', value: 'application/dtmf-relay, application/dtmf' }] });
-    }
-    respond(200);
-    this.media?.pushInfoDigit(info.digit, info.durationMs);
-  }
-
-  /** RFC 3264 §8: a re-INVITE may move the media (new address) or hold/resume it. */
-  private onReinvite(req: SipRequest, respond: Responder): void {
-    const media = this.media;
-    if (!media) return respond(500);
-    if (req.body.length === 0) {
-      // Offerless re-INVITE: our 200 carries an offer (the previous description); the ACK answers it.
-      return respond(200, { body: Buffer.from(this.lastLocalSdp ?? '', 'latin1'), contentType: 'application/sdp' });
-    }
-    this.sdpVersion++;
-    const result = answerOffer(req.body.toString('latin1'), { address: this.deps.media.publicAddress, port: media.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
-    if (!result.ok) {
-      this.note('sip.in', { method: 'INVITE', reinvite: true, result: 488 });
-      return respond(488, { reason: result.reason });
-    }
-    media.configure(result.audio);
-    this.lastLocalSdp = result.answer;
-    this.note('sip.in', { method: 'INVITE', reinvite: true, direction: result.audio.direction, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}` });
-    respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
   }
 
   async reject(reason: 'busy' | 'rejected'): Promise<void> {
@@ -430,13 +382,8 @@ export class Call extends EventEmitter implements CallControl {
     const dialog = this.dialog;
     // Finish first: the caller must not hear anything more, and the record is written either way.
     const finished = this.finish({ type: 'hangup' }, this.sipResponseCode, reason);
-    if (dialog) {
-      // §15: the callee must not send BYE before the ACK for its 2xx (or the 2xx retransmissions giving up).
-      await this.acked;
-      this.note('sip.out', { method: 'BYE' });
-      const response: SipResponse | null = await dialog.sendBye().catch(() => null);
-      if (!response) this.note('sip.warning', { message: 'BYE got no response' });
-    }
+    // §15: a callee must not send BYE before the ACK for its 2xx; CallDialog waits for it.
+    if (dialog) await dialog.bye();
     await finished;
   }
 

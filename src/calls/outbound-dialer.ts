@@ -4,7 +4,6 @@
  * Twilio's statuses. On answer the call owns the dialog and the media, and the application runs
  * on it exactly as on an inbound call (SendDigits first, when asked).
  */
-import { randomBytes } from 'node:crypto';
 import { RtpSession } from '../media/rtp-session.js';
 import { createOffer, readAnswer } from '../sip/offer-answer.js';
 import type { InviteOptions } from '../sip/sip-stack.js';
@@ -67,7 +66,7 @@ export class OutboundDialer {
     let handedOver = false;
     try {
       if (call.ended) return;
-      const offer = createOffer({ address: media.publicAddress, port: rtp.localPort, sessionId: String(randomBytes(4).readUInt32BE(0)), sessionVersion: 1 });
+      const offer = createOffer({ address: media.publicAddress, port: rtp.localPort, sessionId: call.sdpSessionId, sessionVersion: 1 });
       let invite: OutgoingInvite;
       try {
         invite = this.deps.invite({
