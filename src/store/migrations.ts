@@ -97,10 +97,68 @@ const ACCOUNT_SPEECH_SETTINGS = `
 ALTER TABLE accounts ADD COLUMN speech jsonb NOT NULL DEFAULT '{}'::jsonb;
 `;
 
+// Configuration resources (IncomingPhoneNumbers, Applications, API keys), paged newest first by
+// date_created. No foreign key to accounts, like calls and recordings: the account SID is an owner
+// tag checked on every access. A number may point only at an application of its own account (the
+// composite key below); deleting the application clears the pointer first (application-sql.ts).
+const NUMBERS_APPLICATIONS_API_KEYS = `
+CREATE TABLE applications (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  friendly_name text NOT NULL,
+  voice_url text,
+  voice_method text NOT NULL CHECK (voice_method IN ('GET', 'POST')),
+  voice_fallback_url text,
+  voice_fallback_method text NOT NULL CHECK (voice_fallback_method IN ('GET', 'POST')),
+  status_callback text,
+  status_callback_method text NOT NULL CHECK (status_callback_method IN ('GET', 'POST')),
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT applications_account_sid_key UNIQUE (account_sid, sid)
+);
+CREATE INDEX applications_account_created_idx ON applications (account_sid, date_created DESC, sid DESC);
+CREATE TABLE incoming_numbers (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  -- Unique across accounts: an inbound Request-URI must resolve to exactly one owner.
+  phone_number text NOT NULL CONSTRAINT incoming_numbers_phone_number_key UNIQUE,
+  friendly_name text NOT NULL,
+  voice_application_sid text,
+  voice_url text,
+  voice_method text NOT NULL CHECK (voice_method IN ('GET', 'POST')),
+  voice_fallback_url text,
+  voice_fallback_method text NOT NULL CHECK (voice_fallback_method IN ('GET', 'POST')),
+  status_callback text,
+  status_callback_method text NOT NULL CHECK (status_callback_method IN ('GET', 'POST')),
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT incoming_numbers_application_fkey FOREIGN KEY (account_sid, voice_application_sid)
+    REFERENCES applications (account_sid, sid)
+);
+CREATE INDEX incoming_numbers_account_created_idx ON incoming_numbers (account_sid, date_created DESC, sid DESC);
+-- deleteApplication finds the numbers pointing at it.
+CREATE INDEX incoming_numbers_application_idx ON incoming_numbers (voice_application_sid) WHERE voice_application_sid IS NOT NULL;
+CREATE TABLE api_keys (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  friendly_name text NOT NULL,
+  secret_sha256 text NOT NULL CHECK (secret_sha256 ~ '^[0-9a-f]{64}$'),
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX api_keys_account_created_idx ON api_keys (account_sid, date_created DESC, sid DESC);
+-- Call-list filters (Twilio's To, From, ParentCallSid), each in the list's newest-first order.
+CREATE INDEX calls_account_to_start_idx ON calls (account_sid, to_addr, start_time DESC, sid DESC);
+CREATE INDEX calls_account_from_start_idx ON calls (account_sid, from_addr, start_time DESC, sid DESC);
+CREATE INDEX calls_account_parent_start_idx ON calls (account_sid, parent_call_sid, start_time DESC, sid DESC)
+  WHERE parent_call_sid IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'recordings', sql: RECORDINGS },
   { version: 3, name: 'account speech settings', sql: ACCOUNT_SPEECH_SETTINGS },
+  { version: 4, name: 'numbers, applications, api keys', sql: NUMBERS_APPLICATIONS_API_KEYS },
 ];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */

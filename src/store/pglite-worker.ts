@@ -17,13 +17,31 @@ import {
   insertCall,
   insertEvents,
   patchCall,
+  removeCall,
   selectCall,
   selectCalls,
   toStoreError,
   type SerializedCallEvent,
 } from './store-sql.js';
 import { insertRecording, patchRecording, removeRecording, selectInProgressRecordings, selectRecording, selectRecordings } from './recording-sql.js';
-import type { AccountSpeechSettings, CallListQuery, CallRecord, RecordingListQuery, RecordingPatch, RecordingRecord, StoreErrorCode } from './store-types.js';
+import { insertApplication, patchApplication, removeApplication, selectApplication, selectApplications } from './application-sql.js';
+import { findNumberByPhone, insertNumber, patchNumber, removeNumber, selectNumber, selectNumbers } from './number-sql.js';
+import { findApiKeyBySid, insertApiKey, patchApiKey, removeApiKey, selectApiKey, selectApiKeys } from './api-key-sql.js';
+import type {
+  AccountSpeechSettings,
+  ApiKeyRecord,
+  ApplicationPatch,
+  ApplicationRecord,
+  CallListQuery,
+  CallRecord,
+  IncomingNumberPatch,
+  IncomingNumberRecord,
+  RecordingListQuery,
+  RecordingPatch,
+  RecordingRecord,
+  ResourceListQuery,
+  StoreErrorCode,
+} from './store-types.js';
 
 export type WriteOp =
   | { op: 'createCall'; rec: CallRecord }
@@ -32,11 +50,36 @@ export type WriteOp =
   | { op: 'createRecording'; rec: RecordingRecord }
   | { op: 'updateRecording'; sid: string; patch: RecordingPatch };
 
+/**
+ * Configuration resources run one request at a time, outside the coalesced write batches: each
+ * returns its row and may fail on its own (a taken phone number), which a batch cannot report.
+ */
+export type ResourceOp =
+  | { op: 'createNumber'; rec: IncomingNumberRecord }
+  | { op: 'updateNumber'; accountSid: string; sid: string; patch: IncomingNumberPatch }
+  | { op: 'getNumber'; accountSid: string; sid: string }
+  | { op: 'findNumber'; phoneNumber: string }
+  | { op: 'listNumbers'; q: ResourceListQuery & { phoneNumber?: string; friendlyName?: string } }
+  | { op: 'deleteNumber'; accountSid: string; sid: string }
+  | { op: 'createApplication'; rec: ApplicationRecord }
+  | { op: 'updateApplication'; accountSid: string; sid: string; patch: ApplicationPatch }
+  | { op: 'getApplication'; accountSid: string; sid: string }
+  | { op: 'listApplications'; q: ResourceListQuery & { friendlyName?: string } }
+  | { op: 'deleteApplication'; accountSid: string; sid: string }
+  | { op: 'createApiKey'; rec: ApiKeyRecord }
+  | { op: 'findApiKey'; sid: string }
+  | { op: 'getApiKey'; accountSid: string; sid: string }
+  | { op: 'updateApiKey'; accountSid: string; sid: string; patch: { friendlyName: string } }
+  | { op: 'listApiKeys'; q: ResourceListQuery }
+  | { op: 'deleteApiKey'; accountSid: string; sid: string };
+
 export type StoreOp =
   | WriteOp
+  | ResourceOp
   | { op: 'closeInterruptedCalls'; reason: string; endTime: string }
   | { op: 'getCall'; accountSid: string; sid: string }
   | { op: 'listCalls'; q: CallListQuery }
+  | { op: 'deleteCall'; accountSid: string; sid: string }
   | { op: 'ensureAccount'; opts: { sid?: string; authToken?: string } }
   | { op: 'getAccount'; sid: string }
   | { op: 'getSpeechSettings'; accountSid: string }
@@ -157,17 +200,63 @@ async function runOne(db: PGlite, r: StoreRequest): Promise<StoreResponse> {
       case 'listInProgressRecordings':
         result = await selectInProgressRecordings(sql);
         break;
+      case 'deleteCall':
+        result = await removeCall(sql, b.accountSid, b.sid);
+        break;
       case 'barrier':
         break;
       case 'close':
         await db.close();
         break;
       default:
-        throw new Error(`unexpected op ${b.op}`);
+        // drain() hands every write to runWrites; one here would be a bug in the queue logic.
+        if (isWrite(b)) throw new Error(`write op ${b.op} reached the single-op path`);
+        result = await runResourceOp(sql, b);
     }
     return { id: r.id, ok: true, result };
   } catch (err) {
     return failure(r.id, err);
+  }
+}
+
+async function runResourceOp(sql: SqlDatabase, b: ResourceOp): Promise<unknown> {
+  switch (b.op) {
+    case 'createNumber':
+      return insertNumber(sql, b.rec);
+    case 'updateNumber':
+      return patchNumber(sql, b.accountSid, b.sid, b.patch);
+    case 'getNumber':
+      return selectNumber(sql, b.accountSid, b.sid);
+    case 'findNumber':
+      return findNumberByPhone(sql, b.phoneNumber);
+    case 'listNumbers':
+      return selectNumbers(sql, b.q);
+    case 'deleteNumber':
+      return removeNumber(sql, b.accountSid, b.sid);
+    case 'createApplication':
+      return insertApplication(sql, b.rec);
+    case 'updateApplication':
+      return patchApplication(sql, b.accountSid, b.sid, b.patch);
+    case 'getApplication':
+      return selectApplication(sql, b.accountSid, b.sid);
+    case 'listApplications':
+      return selectApplications(sql, b.q);
+    case 'deleteApplication':
+      return removeApplication(sql, b.accountSid, b.sid);
+    case 'createApiKey':
+      return insertApiKey(sql, b.rec);
+    case 'findApiKey':
+      return findApiKeyBySid(sql, b.sid);
+    case 'getApiKey':
+      return selectApiKey(sql, b.accountSid, b.sid);
+    case 'updateApiKey':
+      return patchApiKey(sql, b.accountSid, b.sid, b.patch);
+    case 'listApiKeys':
+      return selectApiKeys(sql, b.q);
+    case 'deleteApiKey':
+      return removeApiKey(sql, b.accountSid, b.sid);
+    default:
+      throw new Error(`unexpected op ${(b as { op: string }).op}`);
   }
 }
 

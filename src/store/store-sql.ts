@@ -3,10 +3,11 @@
  * worker and a future PostgreSQL store share one dialect. Rows are mapped to the camelCase
  * records of store-types.ts; timestamps leave as ISO 8601 strings.
  */
-import type { SqlRunner } from './migrations.js';
+import type { SqlDatabase, SqlRunner } from './migrations.js';
 import {
   CALL_STATUSES,
   StoreError,
+  TERMINAL_CALL_STATUSES,
   type CallEvent,
   type CallListQuery,
   type CallPage,
@@ -194,15 +195,16 @@ export async function selectCall(
   return { ...rowToCall(row), events: ev.rows.map((e) => ({ at: iso(e.at), type: e.type, detail: e.detail })) };
 }
 
-// The cursor carries start_time as PostgreSQL's own text form (microsecond precision) so the
-// keyset comparison is exact even for times finer than a JS millisecond.
+// The cursor carries the ordering time (start_time, or date_created for configuration resources)
+// as PostgreSQL's own text form (microsecond precision) so the keyset comparison is exact even for
+// times finer than a JS millisecond.
 const CURSOR_TIME_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 
-export function encodePageToken(startTimeText: string, sid: string): string {
-  return 'PT' + Buffer.from(JSON.stringify([startTimeText, sid]), 'utf8').toString('base64url');
+export function encodePageToken(timeText: string, sid: string): string {
+  return 'PT' + Buffer.from(JSON.stringify([timeText, sid]), 'utf8').toString('base64url');
 }
 
-export function decodePageToken(token: string): { startTimeText: string; sid: string } {
+export function decodePageToken(token: string): { timeText: string; sid: string } {
   const bad = () => new StoreError('INVALID_PAGE_TOKEN', 'pageToken is not a token returned by this server');
   if (!token.startsWith('PT') || token.length > 200) throw bad();
   let parsed: unknown;
@@ -214,55 +216,141 @@ export function decodePageToken(token: string): { startTimeText: string; sid: st
   if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
   const [t, s] = parsed as unknown[];
   if (typeof t !== 'string' || typeof s !== 'string' || !CURSOR_TIME_RE.test(t) || !/^[A-Za-z0-9]{1,64}$/.test(s)) throw bad();
-  return { startTimeText: t, sid: s };
+  return { timeText: t, sid: s };
+}
+
+/** Tables paged by selectNewestFirst, and the time column each orders by. */
+export type PagedTable = 'calls' | 'recordings' | 'incoming_numbers' | 'applications' | 'api_keys';
+export type PageOrderColumn = 'start_time' | 'date_created';
+
+/** A half-open time range on a timestamptz column: `from` inclusive, `to` exclusive (ISO 8601, checked by the caller). */
+export interface TimeRange {
+  column: string;
+  from?: string;
+  to?: string;
+}
+
+export interface NewestFirstQuery {
+  table: PagedTable;
+  /** Defaults to start_time (calls, recordings); configuration resources page by date_created. */
+  orderBy?: PageOrderColumn;
+  columnsSql: string;
+  accountSid: string;
+  /** Extra `column = value` conditions beside the account; column names come from code, never input. */
+  filters: Record<string, unknown>;
+  ranges?: TimeRange[];
+  pageSize: number;
+  pageToken?: string;
 }
 
 /**
- * One page of `table`, newest first by (start_time, sid), using the keyset cursor above. `filters`
- * are extra `column = value` conditions (beside the account). Rows come back raw; callers map them.
+ * One page of `table`, newest first by (orderBy, sid), using the keyset cursor above. Rows come
+ * back raw (plus a `page_cursor` column); callers map them.
  */
-export async function selectNewestFirst<Row>(
-  db: SqlRunner,
-  q: { table: 'calls' | 'recordings'; columnsSql: string; accountSid: string; filters: Record<string, unknown>; pageSize: number; pageToken?: string },
-): Promise<{ rows: Row[]; nextPageToken: string | null }> {
+export async function selectNewestFirst<Row>(db: SqlRunner, q: NewestFirstQuery): Promise<{ rows: Row[]; nextPageToken: string | null }> {
   if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > 1000) {
     throw new StoreError('INVALID_QUERY', `pageSize must be an integer 1-1000, got ${q.pageSize}`);
   }
+  const order = q.orderBy ?? 'start_time';
   const where = ['account_sid = $1'];
   const params: unknown[] = [q.accountSid];
   for (const [column, value] of Object.entries(q.filters)) {
     params.push(value);
     where.push(`${column} = $${params.length}`);
   }
+  for (const r of q.ranges ?? []) {
+    if (r.from !== undefined) {
+      params.push(r.from);
+      where.push(`${r.column} >= $${params.length}::timestamptz`);
+    }
+    if (r.to !== undefined) {
+      params.push(r.to);
+      where.push(`${r.column} < $${params.length}::timestamptz`);
+    }
+  }
   if (q.pageToken !== undefined) {
     const cursor = decodePageToken(q.pageToken);
-    params.push(cursor.startTimeText, cursor.sid);
-    where.push(`(start_time, sid) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
+    params.push(cursor.timeText, cursor.sid);
+    where.push(`(${order}, sid) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
   }
   params.push(q.pageSize + 1); // one extra row tells whether a next page exists
-  const { rows } = await db.query<Row & { sid: string; start_cursor: string }>(
-    `SELECT ${q.columnsSql}, start_time::text AS start_cursor FROM ${q.table} WHERE ${where.join(' AND ')}
-     ORDER BY start_time DESC, sid DESC LIMIT $${params.length}`,
+  const { rows } = await db.query<Row & { sid: string; page_cursor: string }>(
+    `SELECT ${q.columnsSql}, ${order}::text AS page_cursor FROM ${q.table} WHERE ${where.join(' AND ')}
+     ORDER BY ${order} DESC, sid DESC LIMIT $${params.length}`,
     params,
   );
   const page = rows.slice(0, q.pageSize);
   const last = page[page.length - 1];
-  return { rows: page, nextPageToken: rows.length > q.pageSize && last ? encodePageToken(last.start_cursor, last.sid) : null };
+  return { rows: page, nextPageToken: rows.length > q.pageSize && last ? encodePageToken(last.page_cursor, last.sid) : null };
+}
+
+const QUERY_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * A list bound as PostgreSQL should read it: a date-time with an explicit zone (a zone-less time
+ * would mean the server's zone) or a bare date, taken as midnight UTC. Rejects impossible dates
+ * like 02-30, which JavaScript would quietly roll over.
+ */
+export function queryTime(name: string, value: unknown): string {
+  const bad = () => new StoreError('INVALID_QUERY', `${name} must be an ISO 8601 date-time with a zone (or a date), got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') throw bad();
+  const m = QUERY_TIME_RE.exec(value);
+  if (!m) throw bad();
+  const [, y, mo, d, h, mi, sec] = m.map((x) => (x === undefined ? 0 : Number(x)));
+  const day = new Date(Date.UTC(y!, mo! - 1, d!));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d || h! > 23 || mi! > 59 || sec! > 59) throw bad();
+  return m[4] === undefined ? `${value}T00:00:00Z` : value;
+}
+
+function optionalText(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'string') throw new StoreError('INVALID_QUERY', `${name} must be a string`);
 }
 
 export async function selectCalls(db: SqlRunner, q: CallListQuery): Promise<CallPage> {
   if (q.status !== undefined && !CALL_STATUSES.includes(q.status)) {
     throw new StoreError('INVALID_QUERY', `unknown call status "${String(q.status)}"`);
   }
+  optionalText('to', q.to);
+  optionalText('from', q.from);
+  optionalText('parentCallSid', q.parentCallSid);
+  const filters: Record<string, unknown> = {};
+  if (q.status !== undefined) filters['status'] = q.status;
+  if (q.to !== undefined) filters['to_addr'] = q.to;
+  if (q.from !== undefined) filters['from_addr'] = q.from;
+  if (q.parentCallSid !== undefined) filters['parent_call_sid'] = q.parentCallSid;
+  const bound = (name: keyof CallListQuery): string | undefined => (q[name] === undefined ? undefined : queryTime(name, q[name]));
+  const range = (column: string, from: string | undefined, to: string | undefined): TimeRange[] =>
+    from === undefined && to === undefined ? [] : [{ column, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) }];
+  // end_time bounds never match a call still going: NULL compares as unknown, which WHERE drops.
+  const ranges = [
+    ...range('start_time', bound('startTimeFrom'), bound('startTimeTo')),
+    ...range('end_time', bound('endTimeFrom'), bound('endTimeTo')),
+  ];
   const { rows, nextPageToken } = await selectNewestFirst<CallRow>(db, {
     table: 'calls',
     columnsSql: CALL_COLUMNS_SQL,
     accountSid: q.accountSid,
-    filters: q.status !== undefined ? { status: q.status } : {},
+    filters,
+    ranges,
     pageSize: q.pageSize,
     ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
   });
   return { calls: rows.map(rowToCall), nextPageToken };
+}
+
+/**
+ * Deletes a finished call and (by ON DELETE CASCADE) its events. A live call is refused: its
+ * engine would keep writing updates and events to a record nobody can see.
+ */
+export async function removeCall(db: SqlDatabase, accountSid: string, sid: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ status: CallRecord['status'] }>('SELECT status FROM calls WHERE sid = $1 AND account_sid = $2 FOR UPDATE', [sid, accountSid]);
+    const row = rows[0];
+    if (!row) return false;
+    if (!TERMINAL_CALL_STATUSES.includes(row.status)) throw new StoreError('CALL_IN_PROGRESS', `call ${sid} is ${row.status}; only finished calls can be deleted`);
+    await tx.query('DELETE FROM calls WHERE sid = $1', [sid]);
+    return true;
+  });
 }
 
 export async function closeInterrupted(db: SqlRunner, reason: string, endTime: string): Promise<number> {

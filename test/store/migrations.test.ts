@@ -12,7 +12,9 @@ describe('runMigrations', () => {
       assert.deepEqual(await runMigrations(db), MIGRATIONS.map((m) => m.version));
       assert.deepEqual(await runMigrations(db), [], 'nothing left to apply');
       const tables = await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-      assert.deepEqual(tables.rows.map((r) => r.tablename), ['accounts', 'call_events', 'calls', 'patchbay_migrations', 'recordings']);
+      assert.deepEqual(tables.rows.map((r) => r.tablename), [
+        'accounts', 'api_keys', 'applications', 'call_events', 'calls', 'incoming_numbers', 'patchbay_migrations', 'recordings',
+      ]);
 
       const next = Math.max(...MIGRATIONS.map((m) => m.version)) + 1;
       const broken = [...MIGRATIONS, { version: next, name: 'broken', sql: 'CREATE TABLE half_done (x int); SELECT * FROM no_such_table;' }];
@@ -35,11 +37,45 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
         VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
       await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ('AC1', 'tok', 'old')`);
-      assert.deepEqual(await runMigrations(db), [2, 3]);
+      assert.deepEqual(await runMigrations(db), [2, 3, 4]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
       // Accounts from before per-account speech settings get the server defaults ({}).
       assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: {} }]);
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('upgrades a version-3 database in place: calls, recordings and settings stay; numbers, applications, keys and call-filter indexes appear', async () => {
+    const pg = await PGlite.create();
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 3)), [1, 2, 3]);
+      await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name, speech) VALUES ('AC1', 'tok', 'old', '{"language":"fr-FR"}')`);
+      await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time, parent_call_sid)
+        VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now(), NULL), ('CA2', 'AC1', 'b', 'c', 'outbound-dial', 'completed', now(), 'CA1')`);
+      await db.query(`INSERT INTO recordings (sid, account_sid, call_sid, status, source, channels, sample_rate, start_time, file_path)
+        VALUES ('RE1', 'AC1', 'CA1', 'completed', 'RecordVerb', 1, 8000, now(), 'recordings/RE1.wav')`);
+
+      assert.deepEqual(await runMigrations(db), [4]);
+      assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 2);
+      assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 1);
+      assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: { language: 'fr-FR' } }]);
+      for (const table of ['incoming_numbers', 'applications', 'api_keys']) {
+        assert.equal((await db.query(`SELECT * FROM ${table}`)).rows.length, 0, `${table} exists and is empty`);
+      }
+      const idx = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'calls' ORDER BY indexname");
+      for (const name of ['calls_account_from_start_idx', 'calls_account_parent_start_idx', 'calls_account_to_start_idx']) {
+        assert.ok(idx.rows.some((r) => r.indexname === name), `index ${name}`);
+      }
+      // The new tables' constraints are live: methods are checked, phone numbers unique.
+      const insert = (sid: string, phone: string, method: string) => db.query(
+        `INSERT INTO incoming_numbers (sid, account_sid, phone_number, friendly_name, voice_method, voice_fallback_method, status_callback_method)
+         VALUES ($1, 'AC1', $2, 'n', $3, 'POST', 'POST')`, [sid, phone, method]);
+      await insert('PN1', '+15550001000', 'POST');
+      await assert.rejects(insert('PN2', '+15550001000', 'POST'), (e: unknown) => (e as { code?: string }).code === '23505');
+      await assert.rejects(insert('PN3', '+15550001001', 'PUT'), (e: unknown) => (e as { code?: string }).code === '23514');
     } finally {
       await pg.close();
     }
