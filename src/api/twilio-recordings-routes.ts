@@ -4,17 +4,21 @@
  *   GET /Recordings/:sid        audio/wav (Twilio serves WAV when there is no extension)
  *   GET /Recordings/:sid.wav    audio/wav
  *   GET /Recordings/:sid.json   the Recording resource, snake_case, RFC 2822 dates
- * The rest of Twilio's REST surface (Calls, Recordings list and delete...) belongs next to this
- * file when it arrives. Basic auth as AccountSid:AuthToken; a path account other than the
- * authenticated one, or another account's recording, is a 404.
+ *   GET /Recordings.json        the account's recordings, newest first (CallSid filter; paged)
+ *   DELETE /Recordings/:sid.json  the file, then the record → 204 (409 while still recording)
+ * One call's recordings (`Calls/{CA}/Recordings.json`) are served with the Calls resource. Basic
+ * auth as AccountSid:AuthToken; a path account other than the authenticated one, or another
+ * account's recording, is a 404.
  */
+import { unlink } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { recordingAbsolutePath, recordingUrl, twilioRecordingPath } from '../store/recording-paths.js';
-import type { AccountStore, RecordingStore, StoredRecordingRecord } from '../store/store-types.js';
-import { ApiError, notFound } from './api-errors.js';
+import { StoreError, type AccountStore, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
+import { ApiError, badRequest, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
 import { baseUrlOf, sendWavFile } from './recording-media.js';
-import { rfc2822 } from './twilio-json.js';
+import { rfc2822, twilioAccountPath } from './twilio-json.js';
+import { queryValue, readTwilioPaging, twilioPage, twilioPageMeta } from './twilio-paging.js';
 
 export interface TwilioRecordingsRoutesOptions {
   store: RecordingStore & AccountStore;
@@ -53,6 +57,14 @@ export function twilioRecordingJson(rec: StoredRecordingRecord, publicBaseUrl: s
 }
 
 const FILE_RE = /^(RE[0-9a-fA-F]{32})(?:\.(wav|json|mp3))?$/;
+const LIST_KEYS = new Set(['CallSid', 'PageSize', 'Page', 'PageToken']);
+/** Twilio's other list filters: refused by name, since answering without them would list too much. */
+const UNSUPPORTED_LIST_KEYS = new Set(['DateCreated', 'DateCreated<', 'DateCreated>', 'ConferenceSid', 'IncludeSoftDeleted']);
+
+/** 409: Twilio documents no code for this; 20409 follows its "20 + HTTP status" generic codes. */
+function recordingInProgress(sid: string): ApiError {
+  return new ApiError(409, 20409, `Recording ${sid} is still in progress and cannot be deleted`);
+}
 
 export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOptions> = async (app, opts) => {
   app.addHook('onRequest', basicAuth(opts.store));
@@ -72,5 +84,46 @@ export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOp
       : null;
     if (!sent) throw new ApiError(404, 20404, `Recording ${rec.sid} has no media (status ${rec.status})`);
     return sent;
+  });
+
+  app.get('/Recordings.json', async (request) => {
+    const account = authenticatedAccount(request);
+    for (const key of Object.keys(request.query as object)) {
+      if (UNSUPPORTED_LIST_KEYS.has(key)) throw badRequest(`${key} is not supported by Patchbay's Recordings list (CallSid is)`);
+      if (!LIST_KEYS.has(key)) throw badRequest(`Unknown parameter "${key}"`);
+    }
+    const paging = readTwilioPaging(request.query);
+    const callSid = queryValue(request.query, 'CallSid');
+    const page = await opts.store.listRecordings({ accountSid: account.sid, pageSize: paging.pageSize, pageToken: paging.pageToken, ...(callSid !== undefined ? { callSid } : {}) });
+    const base = baseUrlOf(request, opts.publicBaseUrl);
+    const meta = twilioPageMeta({
+      path: `${twilioAccountPath(account.sid)}/Recordings.json`, filters: { CallSid: callSid }, paging,
+      count: page.recordings.length, nextPageToken: page.nextPageToken,
+    });
+    return twilioPage('recordings', page.recordings.map((r) => twilioRecordingJson(r, base)), meta);
+  });
+
+  app.delete<{ Params: { AccountSid: string; file: string } }>('/Recordings/:file', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    const account = authenticatedAccount(request);
+    const m = FILE_RE.exec(request.params.file);
+    if (!m || (m[2] !== undefined && m[2] !== 'json')) throw notFound(path);
+    const rec = await opts.store.getRecording(account.sid, m[1]!);
+    if (!rec) throw notFound(path);
+    if (rec.status === 'in-progress') throw recordingInProgress(rec.sid);
+    // File first: if that fails the record stays and the client can retry, rather than leaving
+    // audio on disk that no API lists any more.
+    try {
+      await unlink(recordingAbsolutePath(opts.dataDir, rec.filePath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      await opts.store.deleteRecording(rec.accountSid, rec.sid);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'RECORDING_IN_PROGRESS') throw recordingInProgress(rec.sid);
+      throw err;
+    }
+    return reply.code(204).send();
   });
 };
