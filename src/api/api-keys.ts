@@ -33,7 +33,7 @@ export function apiKeysResource(store: ApiKeyStore): ConfigResource<StoredApiKey
     native: {
       path: 'keys',
       listKey: 'keys',
-      tag: 'keys',
+      tag: 'API keys',
       singular: 'API key',
       plural: 'API keys',
       body: { friendlyName: { type: ['string', 'null'], description: 'Up to 64 characters' } },

@@ -70,7 +70,7 @@ export function applicationsResource(store: ApplicationStore): ConfigResource<St
     native: {
       path: 'applications',
       listKey: 'applications',
-      tag: 'applications',
+      tag: 'Applications',
       singular: 'application',
       plural: 'applications',
       body: {

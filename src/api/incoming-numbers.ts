@@ -160,7 +160,7 @@ export function incomingNumbersResource(store: NumberStore & ApplicationStore): 
     native: {
       path: 'numbers',
       listKey: 'numbers',
-      tag: 'numbers',
+      tag: 'Numbers',
       singular: 'number',
       plural: 'numbers',
       body: {

@@ -26,11 +26,12 @@ type DocumentedSchema = FastifySchema & { hide?: boolean; tags?: string[]; summa
 
 /**
  * Every documented operation gets a tag and a summary even if its route schema has none: the tag
- * is the first path segment after `/v1` (`/v1/calls/:sid` → `calls`).
+ * is the first path segment after `/v1`, capitalised (`/v1/calls/:sid` → `Calls`).
  */
 function documented(schema: DocumentedSchema | undefined, url: string, method: string): DocumentedSchema {
   if (!url.startsWith('/v1/') || url === OPENAPI_PATH) return { ...schema, hide: true };
-  const tag = url.split('/')[2] ?? 'v1';
+  const segment = url.split('/')[2] ?? 'v1';
+  const tag = segment.charAt(0).toUpperCase() + segment.slice(1);
   return { ...schema, tags: schema?.tags ?? [tag], summary: schema?.summary ?? `${method} ${url}` };
 }
 
