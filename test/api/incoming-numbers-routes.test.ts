@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import type { LightMyRequestResponse } from 'fastify';
 import twilio from 'twilio';
 import { newSid } from '../../src/ids.js';
 import { basic, startConfigTestServer, type ConfigTestServer } from './config-test-server.js';
@@ -196,7 +197,7 @@ describe('IncomingPhoneNumbers API (Twilio and native)', () => {
       let url: string | null = `${base}?PageSize=2`;
       const pages: { page: number; start: number; end: number; sids: string[] }[] = [];
       while (url) {
-        const res = await s.app.inject({ url, headers });
+        const res: LightMyRequestResponse = await s.app.inject({ url, headers });
         assert.equal(res.statusCode, 200, res.body);
         const body = res.json();
         assert.equal(body.first_page_uri, `${base}?PageSize=2&Page=0`);
@@ -233,7 +234,7 @@ describe('IncomingPhoneNumbers API (Twilio and native)', () => {
       const sids: string[] = [];
       let pages = 0;
       while (url) {
-        const body = (await s.app.inject({ url, headers })).json();
+        const body: { numbers: { sid: string }[]; nextPageToken: string | null; nextPageUri: string | null } = (await s.app.inject({ url, headers })).json();
         sids.push(...body.numbers.map((n: { sid: string }) => n.sid));
         pages++;
         url = body.nextPageUri;
