@@ -8,6 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, configHelp, loadConfig, type PatchbayConfig } from '../config.js';
+import { callsCommand } from './calls-command.js';
+import { numbersCommand } from './numbers-command.js';
 import { parseCommandLine } from './parse-args.js';
 
 export type TerminationSignal = 'SIGTERM' | 'SIGINT';
@@ -23,7 +25,10 @@ export interface ServerModule {
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
-  /** Environment for PATCHBAY_* settings; when omitted, loadConfig reads the process environment itself. */
+  /**
+   * Environment for PATCHBAY_* settings; when omitted, `start` (loadConfig) reads the process
+   * environment itself and the API commands see no variables (only their flags).
+   */
   env?: NodeJS.ProcessEnv;
   /** Loads the composition root; dynamic so `--help` does not load the whole platform. */
   loadServer?: () => Promise<ServerModule>;
@@ -106,16 +111,20 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     help: () => `Usage: patchbay start [settings]\n\nRuns Patchbay until SIGTERM/SIGINT, then drains live calls.\n\n${configHelp()}`,
     run: runStart,
   },
+  calls: callsCommand,
+  numbers: numbersCommand,
 };
 
 function generalHelp(): string {
-  const rows = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(32)} ${c.summary}`);
+  const last = 'patchbay --help | --version';
+  const width = Math.max(last.length, ...Object.values(COMMANDS).map((c) => c.usage.length));
+  const rows = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
   return [
     `Patchbay ${packageVersion()}: programmable voice, SIP calls driven by webhooks.`,
     '',
     'Usage:',
     ...rows,
-    `  ${'patchbay --help | --version'.padEnd(32)} this text | the version`,
+    `  ${last.padEnd(width)}  this text | the version`,
     '',
     "Run 'patchbay <command> --help' for a command's options.",
     '',
