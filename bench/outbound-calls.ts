@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { spawnPatchbay, freePort, type ChildPatchbay } from '../test/interop/harness/child-patchbay.js';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../test/interop/harness/patchbay.js';
-import { StatusCallbacks, startSippUas, startUdpDrain, type UdpDrain } from './outbound-peers.js';
+import { StatusCallbacks, startSippUas, startUdpDrain, type SippUas, type UdpDrain } from './outbound-peers.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -138,8 +138,8 @@ async function settle(cb: StatusCallbacks, created: Created[], deadlineMs: numbe
 /** The event timeline of a call (native API), to show why it failed. */
 async function timeline(pb: ChildPatchbay, sid: string): Promise<string> {
   try {
-    const rec = await apiGet<{ status: string; sipResponseCode: number | null; errorCode: number | null; errorMessage: string | null; endReason: string | null; events?: { type?: string; name?: string; at?: string; time?: string; data?: unknown }[] }>(pb, `/v1/calls/${sid}`);
-    const ev = (rec.events ?? []).map((e) => `${e.at ?? e.time ?? ''} ${e.type ?? e.name ?? ''} ${e.data ? JSON.stringify(e.data) : ''}`.trim());
+    const rec = await apiGet<{ status: string; sipResponseCode: number | null; errorCode: number | null; errorMessage: string | null; endReason: string | null; events?: { type: string; at: string; detail?: Record<string, unknown> }[] }>(pb, `/v1/calls/${sid}`);
+    const ev = (rec.events ?? []).map((e) => `${e.at} ${e.type} ${e.detail ? JSON.stringify(e.detail).slice(0, 200) : ''}`.trim());
     return `${sid}: status=${rec.status} sip=${rec.sipResponseCode} error=${rec.errorCode} ${rec.errorMessage ?? ''} endReason=${rec.endReason}\n    ${ev.join('\n    ')}`;
   } catch (err) {
     return `${sid}: ${(err as Error).message}`;
@@ -148,10 +148,16 @@ async function timeline(pb: ChildPatchbay, sid: string): Promise<string> {
 
 type Row = Record<string, string | number>;
 
+/** Gives SIPp half a second to bind; one that has already exited (bad scenario, port taken) stops the run. */
+async function ready(uas: SippUas): Promise<void> {
+  const early = await Promise.race([uas.done, sleep(500).then(() => null)]);
+  if (early) throw new Error(`SIPp exited at start (code ${early.exitCode}):\n${early.errors}`);
+}
+
 async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain, rate: number): Promise<{ row: Row; failures: string[]; behind: boolean }> {
   const n = Math.round(rate * STEP_S);
   const uas = startSippUas({ port: await freePort(), calls: n, holdMs: HOLD_MS, sinkPort: drain.port, timeoutSeconds: STEP_S + HOLD_MS / 1000 + 90 });
-  await sleep(500); // SIPp binds its port
+  await ready(uas);
   const pid = pb.proc.pid!;
   const before = procStat(pid);
   let peakRss = before.rssBytes;
@@ -192,6 +198,8 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     lists: lists.latencies.length,
     '→answered p50': ms(percentile(toAnswer, 0.5)),
     '→answered p99': ms(percentile(toAnswer, 0.99)),
+    // Twilio answers a create with `queued`; Patchbay shows the live state when the response is built.
+    '201 not queued': ok.filter((c) => c.status !== 'queued').length,
     cpu: `${cpu.toFixed(0)}%`,
     rssMB: (peakRss / 1048576).toFixed(0),
     'sipp ok/failed': `${sipp.successful}/${sipp.failed}`,
@@ -224,7 +232,7 @@ async function queueRun(cb: StatusCallbacks, drain: UdpDrain): Promise<{ row: Ro
   const pb = await spawnPatchbay(dataDir, { PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_ACCOUNT_CPS: String(QUEUE_CPS), PATCHBAY_RTP_PORTS: '40000-49999' });
   const n = Math.round(QUEUE_RATE * QUEUE_S);
   const uas = startSippUas({ port: await freePort(), calls: n, holdMs: HOLD_MS, sinkPort: drain.port, timeoutSeconds: n / QUEUE_CPS + 90 });
-  await sleep(500);
+  await ready(uas);
   let maxQueued = 0;
   let maxLive = 0;
   const lists = listPoller(pb, 4, 1000, (page) => {

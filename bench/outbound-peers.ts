@@ -5,7 +5,7 @@
  *    callback's arrival;
  *  - startUdpDrain: a separate process with one UDP socket that reads and discards the RTP
  *    Patchbay sends the callees (kept out of the benchmark's event loop);
- *  - startSippUas: SIPp as the callee (uas-answer-then-bye.xml: answers at once, hangs up itself
+ *  - startSippUas: SIPp as the callee (bench/scenarios/uas-answer-then-bye.xml: answers at once, hangs up itself
  *    after `-d` ms), with its statistics and error log read back when it exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SCENARIOS } from '../test/interop/harness/sipp.js';
+import { fileURLToPath } from 'node:url';
 
 /** What the callbacks told us about one call; times are performance.now() at arrival. */
 export interface CallTimes {
@@ -123,7 +123,7 @@ export interface SippUas {
 export function startSippUas(o: { port: number; calls: number; holdMs: number; sinkPort: number; timeoutSeconds: number }): SippUas {
   const dir = mkdtempSync(join(tmpdir(), 'bench-uas-'));
   const args = [
-    '-sf', join(SCENARIOS, 'uas-answer-then-bye.xml'),
+    '-sf', fileURLToPath(new URL('./scenarios/uas-answer-then-bye.xml', import.meta.url)),
     '-i', '127.0.0.1', '-p', String(o.port), '-mi', '127.0.0.1',
     '-m', String(o.calls), '-d', String(o.holdMs), '-key', 'sink_port', String(o.sinkPort),
     '-nostdin', '-timeout', `${o.timeoutSeconds}s`,
