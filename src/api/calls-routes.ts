@@ -73,6 +73,8 @@ const callWithEventsSchema = {
   },
 } as const;
 
+const sidParams = { type: 'object', properties: { sid: { type: 'string', description: "The call's SID (CA…)" } }, required: ['sid'] } as const;
+
 const errorSchema = {
   type: 'object',
   properties: { code: { type: 'integer' }, message: { type: 'string' }, status: { type: 'integer' }, moreInfo: { type: 'string' } },
@@ -217,7 +219,7 @@ export const callsRoutes: FastifyPluginAsync<CallsRoutesOptions> = async (app, o
 
   app.get<{ Params: { sid: string } }>(
     '/calls/:sid',
-    { schema: { summary: 'One call with its event timeline', tags: TAGS, response: { 200: callWithEventsSchema, 404: errorSchema } } },
+    { schema: { summary: 'One call with its event timeline', tags: TAGS, params: sidParams, response: { 200: callWithEventsSchema, 404: errorSchema } } },
     async (request) => {
       const account = authenticatedAccount(request);
       const call = await store.getCall(account.sid, request.params.sid);
@@ -229,7 +231,7 @@ export const callsRoutes: FastifyPluginAsync<CallsRoutesOptions> = async (app, o
 
   app.delete<{ Params: { sid: string } }>(
     '/calls/:sid',
-    { schema: { summary: "Delete an ended call's record and events", tags: TAGS, response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema } } },
+    { schema: { summary: "Delete an ended call's record and events", tags: TAGS, params: sidParams, response: { 204: { type: 'null' }, 400: errorSchema, 404: errorSchema } } },
     async (request, reply) => {
       const account = authenticatedAccount(request);
       const sid = request.params.sid;
@@ -279,6 +281,7 @@ export const callsRoutes: FastifyPluginAsync<CallsRoutesOptions> = async (app, o
       schema: {
         summary: 'Redirect, hang up or cancel a live call',
         tags: TAGS,
+        params: sidParams,
         body: updateBodySchema,
         response: { 200: callRecordSchema, 400: errorSchema, 404: errorSchema },
       },

@@ -171,6 +171,13 @@ const callsPageSchema = { type: 'object', properties: { calls: { type: 'array', 
 
 type CallParams = { AccountSid: string; CallSid: string };
 
+const accountParams = { type: 'object', properties: { AccountSid: { type: 'string', description: 'The account (AC…)' } }, required: ['AccountSid'] } as const;
+const callParams = {
+  type: 'object',
+  properties: { ...accountParams.properties, CallSid: { type: 'string', description: 'The call (CA…)' } },
+  required: ['AccountSid', 'CallSid'],
+} as const;
+
 export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = async (app: FastifyInstance, opts) => {
   installTwilioForm(app);
   // The hook also answers 404 when the path's AccountSid is not the caller's.
@@ -183,7 +190,7 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     return twilioCallJson(call);
   };
 
-  app.post('/Calls.json', { schema: { summary: 'Create (place) a call', tags: TAGS, response: { 201: twilioCallSchema } } }, async (request, reply) => {
+  app.post('/Calls.json', { schema: { summary: 'Create (place) a call', tags: TAGS, params: accountParams, response: { 201: twilioCallSchema } } }, async (request, reply) => {
     const account = authenticatedAccount(request);
     const req = createRequest(formOf(request));
     let created;
@@ -195,7 +202,7 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     return reply.code(201).send(await callJson(request, created.sid, created));
   });
 
-  app.get('/Calls.json', { schema: { summary: 'List calls, newest first', tags: TAGS, response: { 200: callsPageSchema } } }, async (request) => {
+  app.get('/Calls.json', { schema: { summary: 'List calls, newest first', tags: TAGS, params: accountParams, response: { 200: callsPageSchema } } }, async (request) => {
     const account = authenticatedAccount(request);
     const paging = readTwilioPaging(request.query);
     const { filters, echo } = readTwilioCallQuery(request.query);
@@ -205,13 +212,13 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     return twilioPage('calls', records, meta);
   });
 
-  app.get<{ Params: CallParams }>('/Calls/:CallSid.json', { schema: { summary: 'Fetch a call', tags: TAGS, response: { 200: twilioCallSchema } } }, async (request) =>
+  app.get<{ Params: CallParams }>('/Calls/:CallSid.json', { schema: { summary: 'Fetch a call', tags: TAGS, params: callParams, response: { 200: twilioCallSchema } } }, async (request) =>
     callJson(request, request.params.CallSid),
   );
 
   app.post<{ Params: CallParams }>(
     '/Calls/:CallSid.json',
-    { schema: { summary: 'Update a live call: redirect, hang up, cancel', tags: TAGS, response: { 200: twilioCallSchema } } },
+    { schema: { summary: 'Update a live call: redirect, hang up, cancel', tags: TAGS, params: callParams, response: { 200: twilioCallSchema } } },
     async (request) => {
       const account = authenticatedAccount(request);
       const sid = request.params.CallSid;
@@ -231,7 +238,7 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     },
   );
 
-  app.delete<{ Params: CallParams }>('/Calls/:CallSid.json', { schema: { summary: "Delete an ended call's record", tags: TAGS } }, async (request, reply) => {
+  app.delete<{ Params: CallParams }>('/Calls/:CallSid.json', { schema: { summary: "Delete an ended call's record", tags: TAGS, params: callParams } }, async (request, reply) => {
     const account = authenticatedAccount(request);
     const sid = request.params.CallSid;
     if (calls.live(account.sid, sid)) throw callNotDeletable(sid);
@@ -246,7 +253,7 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     return reply.code(204).send();
   });
 
-  app.get<{ Params: CallParams }>('/Calls/:CallSid/Recordings.json', { schema: { summary: "List a call's recordings", tags: TAGS } }, async (request) => {
+  app.get<{ Params: CallParams }>('/Calls/:CallSid/Recordings.json', { schema: { summary: "List a call's recordings", tags: TAGS, params: callParams } }, async (request) => {
     const account = authenticatedAccount(request);
     const sid = request.params.CallSid;
     const call = await freshCall(store, calls, account.sid, sid);
