@@ -6,9 +6,8 @@
 import { newSid } from '../ids.js';
 import { StoreError, type ApplicationPatch, type ApplicationStore, type StoredApplicationRecord } from '../store/store-types.js';
 import { badRequest } from './api-errors.js';
-import { DEFAULT_VOICE_SETTINGS, friendlyNameField, VOICE_SETTING_FIELDS, voiceSettingsOf, type ResourceInput } from './config-input.js';
+import { DEFAULT_VOICE_SETTINGS, friendlyNameField, VOICE_BODY, VOICE_RECORD, VOICE_SETTING_FIELDS, voiceSettingsOf, type ResourceInput } from './config-input.js';
 import type { ConfigResource } from './config-resource.js';
-import { VOICE_BODY, VOICE_RECORD } from './incoming-numbers.js';
 import { rfc2822, TWILIO_API_VERSION, twilioAccountPath } from './twilio-json.js';
 
 /** Twilio's Application resource (oai `api.v2010.account.application`); messaging fields stay empty. */

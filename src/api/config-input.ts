@@ -7,6 +7,7 @@
  */
 import type { HttpMethodName, VoiceSettings } from '../store/store-types.js';
 import { ApiError, badRequest } from './api-errors.js';
+import type { PropertySchema } from './config-resource.js';
 import { single, type TwilioForm } from './twilio-form.js';
 
 /** A client's fields after the dialect is peeled off: native name → value; null clears the field. */
@@ -124,3 +125,26 @@ export function voiceSettingsOf(input: ResourceInput): Partial<VoiceSettings> {
   set('statusCallbackMethod', methodField(input, 'statusCallbackMethod'));
   return out;
 }
+
+const nullableUrl = (description: string): PropertySchema => ({ type: ['string', 'null'], description });
+const method = (description: string): PropertySchema => ({ type: ['string', 'null'], description: `${description}: GET or POST (default POST)` });
+
+/** The voice URL set's native body properties (numbers and applications): JSON schema for the OpenAPI document. */
+export const VOICE_BODY: Readonly<Record<string, PropertySchema>> = {
+  voiceUrl: nullableUrl('Absolute http(s) URL fetched for TwiML or JSON verbs when a call arrives; null clears'),
+  voiceMethod: method('HTTP method for voiceUrl'),
+  voiceFallbackUrl: nullableUrl('Fetched when voiceUrl fails; null clears'),
+  voiceFallbackMethod: method('HTTP method for voiceFallbackUrl'),
+  statusCallback: nullableUrl('Receives call status callbacks; null clears'),
+  statusCallbackMethod: method('HTTP method for statusCallback'),
+};
+
+/** The voice URL set's properties as records carry them (numbers and applications). */
+export const VOICE_RECORD: Readonly<Record<string, PropertySchema>> = {
+  voiceUrl: { type: ['string', 'null'] },
+  voiceMethod: { type: 'string' },
+  voiceFallbackUrl: { type: ['string', 'null'] },
+  voiceFallbackMethod: { type: 'string' },
+  statusCallback: { type: ['string', 'null'] },
+  statusCallbackMethod: { type: 'string' },
+};

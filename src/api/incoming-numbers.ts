@@ -15,7 +15,7 @@ import {
   type StoredIncomingNumberRecord,
 } from '../store/store-types.js';
 import { ApiError, badRequest } from './api-errors.js';
-import { DEFAULT_VOICE_SETTINGS, friendlyNameField, VOICE_SETTING_FIELDS, voiceSettingsOf, type ResourceInput } from './config-input.js';
+import { DEFAULT_VOICE_SETTINGS, friendlyNameField, VOICE_BODY, VOICE_RECORD, VOICE_SETTING_FIELDS, voiceSettingsOf, type ResourceInput } from './config-input.js';
 import type { ConfigResource, PropertySchema } from './config-resource.js';
 import { rfc2822, TWILIO_API_VERSION, twilioAccountPath } from './twilio-json.js';
 
@@ -33,27 +33,6 @@ export function isValidPhoneNumber(value: string): boolean {
 }
 
 const nullableString = (description: string): PropertySchema => ({ type: ['string', 'null'], description });
-const method = (description: string): PropertySchema => ({ type: ['string', 'null'], description: `${description}: GET or POST (default POST)` });
-
-/** The voice URL set's body properties (shared with applications). */
-export const VOICE_BODY: Readonly<Record<string, PropertySchema>> = {
-  voiceUrl: nullableString('Absolute http(s) URL fetched for TwiML or JSON verbs when a call arrives; null clears'),
-  voiceMethod: method('HTTP method for voiceUrl'),
-  voiceFallbackUrl: nullableString('Fetched when voiceUrl fails; null clears'),
-  voiceFallbackMethod: method('HTTP method for voiceFallbackUrl'),
-  statusCallback: nullableString('Receives call status callbacks; null clears'),
-  statusCallbackMethod: method('HTTP method for statusCallback'),
-};
-
-/** The voice URL set's properties as they appear in records (shared with applications). */
-export const VOICE_RECORD: Readonly<Record<string, PropertySchema>> = {
-  voiceUrl: { type: ['string', 'null'] },
-  voiceMethod: { type: 'string' },
-  voiceFallbackUrl: { type: ['string', 'null'] },
-  voiceFallbackMethod: { type: 'string' },
-  statusCallback: { type: ['string', 'null'] },
-  statusCallbackMethod: { type: 'string' },
-};
 
 function phoneNumberField(input: ResourceInput, required: boolean): string | undefined {
   const value = input.values.get('phoneNumber');
