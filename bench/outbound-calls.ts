@@ -16,7 +16,7 @@
  * Usage: node --import tsx bench/outbound-calls.ts [--rates 5,10,20,40,80] [--step 15] [--hold-ms 2000]
  *        [--list-rate 2] [--queue-cps 5] [--queue-rate 20] [--queue-seconds 3] [--no-queue]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,6 +59,34 @@ function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { cpuTicks: Number(f[11]) + Number(f[12]), rssBytes: Number(f[21]) * 4096 };
+}
+
+/** CPU ticks (1/100 s) of each thread of a process, by thread id. */
+function threadTicks(pid: number): Map<number, { ticks: number; name: string }> {
+  const out = new Map<number, { ticks: number; name: string }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { ticks: Number(f[11]) + Number(f[12]), name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return out;
+}
+
+/** CPU % over a window: the main thread, and the busiest other thread (the PGlite store worker, in practice). */
+function threadCpu(pid: number, before: ReturnType<typeof threadTicks>, seconds: number): { main: string; other: string } {
+  const after = threadTicks(pid);
+  let other = { pct: 0, name: '' };
+  let main = 0;
+  for (const [tid, a] of after) {
+    const pct = ((a.ticks - (before.get(tid)?.ticks ?? 0)) / 100 / seconds) * 100;
+    if (tid === pid) main = pct;
+    else if (pct > other.pct) other = { pct, name: a.name };
+  }
+  return { main: `${main.toFixed(0)}%`, other: `${other.pct.toFixed(0)}% (${other.name})` };
 }
 
 interface Created {
@@ -160,8 +188,23 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
   await ready(uas);
   const pid = pb.proc.pid!;
   const before = procStat(pid);
+  const threadsBefore = threadTicks(pid);
+  const sippBefore = procStat(uas.pid);
+  const benchBefore = process.cpuUsage();
   let peakRss = before.rssBytes;
-  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, procStat(pid).rssBytes)), 500);
+  // SIPp exits by itself after its last call, so its CPU is read while it runs (last reading wins).
+  let sippTicks = sippBefore.cpuTicks;
+  const readSipp = (): void => {
+    try {
+      sippTicks = procStat(uas.pid).cpuTicks;
+    } catch {
+      // SIPp has exited: keep the last reading
+    }
+  };
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, procStat(pid).rssBytes);
+    readSipp();
+  }, 500);
   const t0 = performance.now();
   const lists = listPoller(pb, LIST_RATE, 50);
   const created = await offer(rate, n, () => createCall(pb, uas.port, cb, ['answered', 'completed']));
@@ -169,6 +212,11 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
   await settle(cb, created, HOLD_MS + 30_000);
   const after = procStat(pid);
   const elapsedS = (performance.now() - t0) / 1000;
+  const threads = threadCpu(pid, threadsBefore, elapsedS);
+  readSipp();
+  const sippCpu = ((sippTicks - sippBefore.cpuTicks) / 100 / elapsedS) * 100;
+  const bench = process.cpuUsage(benchBefore);
+  const benchCpu = ((bench.user + bench.system) / 1e6 / elapsedS) * 100;
   clearInterval(rssTimer);
   uas.stop();
   const sipp = await uas.done;
@@ -201,6 +249,10 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     // Twilio answers a create with `queued`; Patchbay shows the live state when the response is built.
     '201 not queued': ok.filter((c) => c.status !== 'queued').length,
     cpu: `${cpu.toFixed(0)}%`,
+    'main thread': threads.main,
+    'busiest other thread': threads.other,
+    'sipp cpu': `${sippCpu.toFixed(0)}%`,
+    'bench cpu': `${benchCpu.toFixed(0)}%`,
     rssMB: (peakRss / 1048576).toFixed(0),
     'sipp ok/failed': `${sipp.successful}/${sipp.failed}`,
   };

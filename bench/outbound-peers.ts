@@ -113,6 +113,7 @@ export interface SippUasResult {
 
 export interface SippUas {
   port: number;
+  pid: number;
   /** Resolves when SIPp has exited (after `calls` calls, a stop(), or its own timeout). */
   done: Promise<SippUasResult>;
   /** Asks SIPp to quit (SIGUSR1: no new calls, ends once the current ones have), killed 5 s later if still there. */
@@ -162,5 +163,5 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
     child.kill('SIGUSR1');
     setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 5000).unref();
   };
-  return { port: o.port, done, stop };
+  return { port: o.port, pid: child.pid!, done, stop };
 }
