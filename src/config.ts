@@ -215,6 +215,11 @@ function statusEvents(raw: Raw): StatusCallbackEventName[] {
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the offending flag/variable. */
+/** The process environment, for entry points that hand it to commands (this module is its only reader). */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): PatchbayConfig {
   let flags: Record<string, string | undefined>;
   try {

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
       sipHost: '0.0.0.0', sipPort: 5060, httpHost: '0.0.0.0', httpPort: 8080, rtpPortMin: 20000, rtpPortMax: 29999,
       publicIp: null, dataDir: resolve('data'), voiceUrl: null, voiceMethod: 'POST', statusCallback: null,
       statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
-      webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000,
+      webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000, accountCallsPerSecond: 10, accountMaxCalls: 100,
       publicUrl: null,
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
     });
@@ -31,7 +31,7 @@ describe('loadConfig', () => {
         '--public-ip', '192.0.2.10', '--data-dir', '/tmp/pb', '--voice-url', 'https://app.example/voice?x=1', '--voice-method', 'get',
         '--status-callback', 'http://127.0.0.1:9/status', '--status-callback-method', 'GET',
         '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
-        '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42',
+        '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42', '--account-cps', '3', '--account-max-calls', '7',
         '--public-url', 'https://pbx.example', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
@@ -41,7 +41,7 @@ describe('loadConfig', () => {
       dataDir: '/tmp/pb', voiceUrl: 'https://app.example/voice?x=1', voiceMethod: 'GET', statusCallback: 'http://127.0.0.1:9/status',
       statusCallbackMethod: 'GET', statusCallbackEvents: ['initiated', 'ringing', 'completed'], fallbackUrl: 'http://127.0.0.1:9/fb',
       fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
-      logLevel: 'debug', maxCalls: 42, publicUrl: 'https://pbx.example',
+      logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7, publicUrl: 'https://pbx.example',
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
     });
   });
@@ -91,6 +91,7 @@ describe('loadConfig', () => {
       [['--account-sid', 'AC' + 'AB'.repeat(16)], {}, '--account-sid', /account SID/],
       [['--log-level', 'loud'], {}, '--log-level', /not a log level/],
       [['--max-calls', '0'], {}, '--max-calls', /positive whole number/],
+      [['--account-cps', '1.5'], {}, '--account-cps', /positive whole number/],
       [['--status-callback-event', 'answered hungup'], {}, '--status-callback-event', /unknown event "hungup"/],
       [['--sip-port', '5060', '--http-port', '5060'], {}, '--http-port', /different ports/],
       [['--bogus', '1'], {}, undefined, /Unknown option '--bogus'.*patchbay start --help/],

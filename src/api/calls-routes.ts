@@ -270,7 +270,8 @@ export const callsRoutes: FastifyPluginAsync<CallsRoutesOptions> = async (app, o
       } catch (err) {
         throw asApiError(err);
       }
-      return reply.code(201).send(await freshCall(store, calls, account.sid, created.sid, created));
+      // The call as it was created (queued); it may be ringing by the time this is sent.
+      return reply.code(201).send(withLive(null, created));
     },
   );
 

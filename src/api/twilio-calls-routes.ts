@@ -199,7 +199,8 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
     } catch (err) {
       throw asApiError(err);
     }
-    return reply.code(201).send(await callJson(request, created.sid, created));
+    // The call as it was created (queued), like Twilio's 201; it may be ringing by the time this is sent.
+    return reply.code(201).send(twilioCallJson(withLive(null, created)!));
   });
 
   app.get('/Calls.json', { schema: { summary: 'List calls, newest first', tags: TAGS, params: accountParams, response: { 200: callsPageSchema } } }, async (request) => {

@@ -4,10 +4,12 @@
  * under tsx). Wires the real process to runCli: stdout/stderr, SIGTERM/SIGINT, exit code.
  */
 import { runCli, type TerminationSignal } from './run-cli.js';
+import { processEnvironment } from '../config.js';
 
 const code = await runCli(process.argv.slice(2), {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
+  env: processEnvironment(),
   onSignal: (handler) => {
     const signals: TerminationSignal[] = ['SIGTERM', 'SIGINT'];
     const listeners = signals.map((s) => [s, () => handler(s)] as const);

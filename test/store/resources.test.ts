@@ -193,20 +193,25 @@ describe('PgliteStore numbers, applications and API keys', () => {
 
   it('lists numbers newest first with cursors and exact PhoneNumber / FriendlyName filters', async () => {
     const acct = newSid('AC');
-    const created: string[] = [];
+    const records: { sid: string; dateCreated: string; friendlyName: string }[] = [];
     for (let i = 0; i < 7; i++) {
-      // One at a time: each is its own transaction, so creation times strictly increase.
-      created.push((await store.createNumber(numberRec(acct, { friendlyName: i % 2 === 0 ? 'even' : 'odd' }))).sid);
+      records.push(await store.createNumber(numberRec(acct, { friendlyName: i % 2 === 0 ? 'even' : 'odd' })));
+      // Distinct creation times (the API shows milliseconds; the database keeps microseconds).
+      await new Promise((r) => setTimeout(r, 3));
     }
+    const created = records.map((r) => r.sid);
     await store.createNumber(numberRec(newSid('AC'), { friendlyName: 'even' })); // another account's never shows
-    const newestFirst = [...created].reverse();
+    // Newest first; two creations in the same clock tick fall back to SID order (descending).
+    const order = (list: typeof records) =>
+      [...list].sort((a, b) => (a.dateCreated === b.dateCreated ? (a.sid < b.sid ? 1 : -1) : Date.parse(b.dateCreated) - Date.parse(a.dateCreated))).map((r) => r.sid);
+    const newestFirst = order(records);
 
     const { sids, pages } = await allPages((pageToken) => store.listNumbers({ accountSid: acct, pageSize: 3, ...(pageToken ? { pageToken } : {}) }), 3);
     assert.equal(pages, 3);
     assert.deepEqual(sids, newestFirst);
 
     const even = await allPages((pageToken) => store.listNumbers({ accountSid: acct, friendlyName: 'even', pageSize: 2, ...(pageToken ? { pageToken } : {}) }), 2);
-    assert.deepEqual(even.sids, newestFirst.filter((_, i) => i % 2 === 0), 'indexes 6, 4, 2, 0 are the even ones');
+    assert.deepEqual(even.sids, order(records.filter((r) => r.friendlyName === 'even')));
 
     const one = await store.getNumber(acct, created[3]!);
     const byNumber = await store.listNumbers({ accountSid: acct, phoneNumber: one!.phoneNumber, pageSize: 50 });
