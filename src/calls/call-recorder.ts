@@ -1,10 +1,10 @@
 /**
- * Persists every call: a record when it starts, its status when answered, and the final record
- * with the whole event timeline when it ends. Few writes per call (three) keep the store off the
- * hot path; the end-of-call write is what `kill -9` recovery relies on (interrupted calls are
+ * Persists every call: a record when it starts, each live status change (ringing, answered),
+ * and the final record with the whole event timeline when it ends. Few writes per call (four for
+ * an answered call, coalesced by the store per event-loop turn) keep the store off the hot path; the end-of-call write is what `kill -9` recovery relies on (interrupted calls are
  * closed at the next start).
  */
-import type { CallEvent, CallRecord, CallStore } from '../store/store-types.js';
+import { TERMINAL_CALL_STATUSES, type CallEvent, type CallRecord, type CallStatus, type CallStore } from '../store/store-types.js';
 import type { Call } from './call.js';
 import type { CallRegistry } from './call-registry.js';
 
@@ -24,7 +24,7 @@ export function callRecordOf(call: Call): CallRecord {
     answerTime: call.answerTime?.toISOString() ?? null,
     endTime: call.endTime?.toISOString() ?? null,
     durationSeconds: call.ended ? call.durationSeconds() : null,
-    sipCallId: call.info.sipCallId,
+    sipCallId: call.info.sipCallId || null,
     sipResponseCode: call.sipResponseCode,
     errorCode: call.errorCode,
     errorMessage: call.errorMessage,
@@ -50,8 +50,13 @@ export class CallRecorder {
     call.on('event', (e: CallEvent) => events.push(e));
     // Writes for one call are chained so the final record can never be overtaken by an earlier one.
     let chain = this.write(call, () => this.store.createCall(callRecordOf(call)));
-    call.on('status', (status: string) => {
-      if (status === 'in-progress') chain = chain.then(() => this.write(call, () => this.store.updateCall(call.sid, { status: 'in-progress', answerTime: call.answerTime?.toISOString() ?? null })));
+    // Every live status is written (ringing, answered...), so the API's list filters see it; the
+    // terminal one comes with the final record below. Writes of one turn share a transaction.
+    call.on('status', (status: CallStatus) => {
+      if (TERMINAL_CALL_STATUSES.includes(status)) return;
+      const patch: Partial<CallRecord> = { status, sipCallId: call.info.sipCallId || null };
+      if (status === 'in-progress') patch.answerTime = call.answerTime?.toISOString() ?? null;
+      chain = chain.then(() => this.write(call, () => this.store.updateCall(call.sid, patch)));
     });
     call.once('ended', () => {
       chain = chain.then(() =>
