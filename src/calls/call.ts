@@ -16,6 +16,7 @@ import type { RecognizerCatalog } from '../speech/recognizer-catalog.js';
 import type { DtmfDigit } from './dtmf-input.js';
 import { CallMedia } from './call-media.js';
 import { CallDialog } from './call-dialog.js';
+import { CallTimeLimit } from './call-time-limit.js';
 import { abortable, sleep } from './abortable.js';
 import { openRecognition, transcribeAudio } from './call-speech.js';
 import type { Dialog } from '../sip/dialog.js';
@@ -110,7 +111,10 @@ export class Call extends EventEmitter implements CallControl {
   private resolveEnded!: () => void;
   /** Outbound: cancels the INVITE while it has no final response. */
   private cancelDial: (() => void) | null = null;
-  private timeLimit: { seconds: number; timer: NodeJS.Timeout | null } | null = null;
+  private readonly timeLimit = new CallTimeLimit((seconds) => {
+    this.note('time-limit', { seconds });
+    void this.hangup('time-limit');
+  });
 
   /**
    * `invite` is the INVITE that brought an inbound call; null for a call we place (outbound-api),
@@ -228,12 +232,17 @@ export class Call extends EventEmitter implements CallControl {
   connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string): void {
     this.cancelDial = null;
     this.media = this.createMedia(rtp, audio);
-    this.dialog = this.createDialog(dialog, false, localSdp);
+    this.established(this.createDialog(dialog, false, localSdp), audio, rtp.localPort, 'sip.in');
+  }
+
+  /** The 200 OK went out (inbound) or came in (outbound): the call is answered. */
+  private established(dialog: CallDialog, audio: NegotiatedAudio, localRtpPort: number, direction: 'sip.in' | 'sip.out'): void {
+    this.dialog = dialog;
     this.answerTime = new Date();
     this.sipResponseCode = 200;
-    this.note('sip.in', { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort: rtp.localPort });
+    this.note(direction, { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort });
     this.move({ type: 'answer' });
-    this.armTimeLimit();
+    this.timeLimit.answered(this.answerTime);
   }
 
   /** Outbound: the INVITE ended without an answer (busy, no-answer, failed), or we withdrew it (canceled). */
@@ -245,21 +254,7 @@ export class Call extends EventEmitter implements CallControl {
 
   /** Ends the answered call after `seconds` (Twilio's TimeLimit); counted from the answer. */
   setTimeLimit(seconds: number): void {
-    if (this.timeLimit?.timer) clearTimeout(this.timeLimit.timer);
-    this.timeLimit = { seconds, timer: null };
-    if (this.answerTime) this.armTimeLimit();
-  }
-
-  private armTimeLimit(): void {
-    const limit = this.timeLimit;
-    if (!limit || !this.answerTime || this.ended) return;
-    if (limit.timer) clearTimeout(limit.timer);
-    const left = Math.max(0, limit.seconds * 1000 - (Date.now() - this.answerTime.getTime()));
-    limit.timer = setTimeout(() => {
-      this.note('time-limit', { seconds: limit.seconds });
-      void this.hangup('time-limit');
-    }, left);
-    limit.timer.unref();
+    if (!this.ended) this.timeLimit.set(seconds);
   }
 
   private createMedia(rtp: RtpSession, audio: NegotiatedAudio): CallMedia {
@@ -309,12 +304,7 @@ export class Call extends EventEmitter implements CallControl {
       await this.finish({ type: 'cancel' }, 487, 'caller-cancel');
       throw new CallEndedError(this.sid);
     }
-    this.dialog = this.createDialog(dialog, true, result.answer);
-    this.answerTime = new Date();
-    this.sipResponseCode = 200;
-    this.note('sip.out', { status: 200, codec: result.audio.codec, remote: `${result.audio.remoteAddress}:${result.audio.remotePort}`, localRtpPort: rtp.localPort });
-    this.move({ type: 'answer' });
-    this.armTimeLimit();
+    this.established(this.createDialog(dialog, true, result.answer), result.audio, rtp.localPort, 'sip.out');
   }
 
   private onCallerDigit(d: DtmfDigit): void {
@@ -399,7 +389,7 @@ export class Call extends EventEmitter implements CallControl {
     this.endReason = reason;
     this.move(input);
     this.lifetime.abort(new CallEndedError(this.sid));
-    if (this.timeLimit?.timer) clearTimeout(this.timeLimit.timer);
+    this.timeLimit.clear();
     const media = this.media;
     this.media = null;
     this.digitListeners.clear();
