@@ -6,10 +6,12 @@
  * starting past the end is 416 with `Content-Range: bytes *\/size` (§15.5.17), and `If-Range`
  * with a different validator falls back to the whole file (§13.1.5).
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, errorBody, styleFor } from './api-errors.js';
+import { recordingAbsolutePath } from '../store/recording-paths.js';
+import { StoreError, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
 
 export const WAV_CONTENT_TYPE = 'audio/wav';
 
@@ -93,4 +95,27 @@ export async function sendWavFile(
   }
   // The stream owns the handle from here and closes it when done or destroyed.
   return reply.send(fh.createReadStream({ start, end }));
+}
+
+/** 409: Twilio documents no code for this; 20409 follows its "20 + HTTP status" generic codes. */
+function recordingInProgress(sid: string): ApiError {
+  return new ApiError(409, 20409, `Recording ${sid} is still in progress and cannot be deleted`);
+}
+
+/** Deletes a finished recording: its file, then its record (409 while it is still being written). */
+export async function deleteRecordingAndFile(store: Pick<RecordingStore, 'deleteRecording'>, dataDir: string, rec: StoredRecordingRecord): Promise<void> {
+  if (rec.status === 'in-progress') throw recordingInProgress(rec.sid);
+  // File first: if that fails the record stays and the client can retry, rather than leaving
+  // audio on disk that no API lists any more.
+  try {
+    await unlink(recordingAbsolutePath(dataDir, rec.filePath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    await store.deleteRecording(rec.accountSid, rec.sid);
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'RECORDING_IN_PROGRESS') throw recordingInProgress(rec.sid);
+    throw err;
+  }
 }

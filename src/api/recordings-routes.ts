@@ -8,13 +8,12 @@
  * Behind Basic auth; an account only ever sees its own recordings: another account's SID is a
  * 404 (never a 403, never the file), so SIDs cannot be probed.
  */
-import { unlink } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { nativeRecordingMediaPath, recordingAbsolutePath } from '../store/recording-paths.js';
-import { StoreError, type AccountStore, type CallStore, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
+import { type AccountStore, type CallStore, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
 import { ApiError, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
-import { baseUrlOf, sendWavFile } from './recording-media.js';
+import { baseUrlOf, sendWavFile, deleteRecordingAndFile } from './recording-media.js';
 
 export interface RecordingsRoutesOptions {
   store: RecordingStore & CallStore & AccountStore;
@@ -139,25 +138,8 @@ export const recordingsRoutes: FastifyPluginAsync<RecordingsRoutesOptions> = asy
 
   app.delete<{ Params: { sid: string } }>('/recordings/:sid', async (request, reply) => {
     const rec = await ownRecording(request, request.params.sid);
-    if (rec.status === 'in-progress') throw recordingInProgress(rec.sid);
-    // File first: if that fails the record stays and the client can retry, rather than leaving
-    // audio on disk that no API lists any more.
-    try {
-      await unlink(recordingAbsolutePath(opts.dataDir, rec.filePath));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      await opts.store.deleteRecording(rec.accountSid, rec.sid);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'RECORDING_IN_PROGRESS') throw recordingInProgress(rec.sid);
-      throw err;
-    }
+    await deleteRecordingAndFile(opts.store, opts.dataDir, rec);
     return reply.code(204).send();
   });
 };
 
-/** 409: Twilio documents no code for this; 20409 follows its "20 + HTTP status" generic codes. */
-function recordingInProgress(sid: string): ApiError {
-  return new ApiError(409, 20409, `Recording ${sid} is still in progress and cannot be deleted`);
-}

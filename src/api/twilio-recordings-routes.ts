@@ -10,13 +10,12 @@
  * auth as AccountSid:AuthToken; a path account other than the authenticated one, or another
  * account's recording, is a 404.
  */
-import { unlink } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { recordingAbsolutePath, recordingUrl, twilioRecordingPath } from '../store/recording-paths.js';
-import { StoreError, type AccountStore, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
+import { type AccountStore, type RecordingStore, type StoredRecordingRecord } from '../store/store-types.js';
 import { ApiError, badRequest, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
-import { baseUrlOf, sendWavFile } from './recording-media.js';
+import { baseUrlOf, sendWavFile, deleteRecordingAndFile } from './recording-media.js';
 import { rfc2822, twilioAccountPath } from './twilio-json.js';
 import { queryValue, readTwilioPaging, twilioPage, twilioPageMeta } from './twilio-paging.js';
 
@@ -61,10 +60,6 @@ const LIST_KEYS = new Set(['CallSid', 'PageSize', 'Page', 'PageToken']);
 /** Twilio's other list filters: refused by name, since answering without them would list too much. */
 const UNSUPPORTED_LIST_KEYS = new Set(['DateCreated', 'DateCreated<', 'DateCreated>', 'ConferenceSid', 'IncludeSoftDeleted']);
 
-/** 409: Twilio documents no code for this; 20409 follows its "20 + HTTP status" generic codes. */
-function recordingInProgress(sid: string): ApiError {
-  return new ApiError(409, 20409, `Recording ${sid} is still in progress and cannot be deleted`);
-}
 
 export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOptions> = async (app, opts) => {
   app.addHook('onRequest', basicAuth(opts.store));
@@ -110,20 +105,7 @@ export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOp
     if (!m || (m[2] !== undefined && m[2] !== 'json')) throw notFound(path);
     const rec = await opts.store.getRecording(account.sid, m[1]!);
     if (!rec) throw notFound(path);
-    if (rec.status === 'in-progress') throw recordingInProgress(rec.sid);
-    // File first: if that fails the record stays and the client can retry, rather than leaving
-    // audio on disk that no API lists any more.
-    try {
-      await unlink(recordingAbsolutePath(opts.dataDir, rec.filePath));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      await opts.store.deleteRecording(rec.accountSid, rec.sid);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'RECORDING_IN_PROGRESS') throw recordingInProgress(rec.sid);
-      throw err;
-    }
+    await deleteRecordingAndFile(opts.store, opts.dataDir, rec);
     return reply.code(204).send();
   });
 };
