@@ -19,7 +19,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { spawnPatchbay, freePort, type ChildPatchbay } from '../test/interop/harness/child-patchbay.js';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../test/interop/harness/patchbay.js';
@@ -206,10 +206,12 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     readSipp();
   }, 500);
   const t0 = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const lists = listPoller(pb, LIST_RATE, 50);
   const created = await offer(rate, n, () => createCall(pb, uas.port, cb, ['answered', 'completed']));
   await lists.stop();
-  await settle(cb, created, HOLD_MS + 30_000);
+  // CPU is read over the offering window (steady load), not the wait for the last calls to end.
   const after = procStat(pid);
   const elapsedS = (performance.now() - t0) / 1000;
   const threads = threadCpu(pid, threadsBefore, elapsedS);
@@ -217,6 +219,8 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
   const sippCpu = ((sippTicks - sippBefore.cpuTicks) / 100 / elapsedS) * 100;
   const bench = process.cpuUsage(benchBefore);
   const benchCpu = ((bench.user + bench.system) / 1e6 / elapsedS) * 100;
+  loop.disable();
+  await settle(cb, created, HOLD_MS + 30_000);
   clearInterval(rssTimer);
   uas.stop();
   const sipp = await uas.done;
@@ -253,6 +257,9 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     'busiest other thread': threads.other,
     'sipp cpu': `${sippCpu.toFixed(0)}%`,
     'bench cpu': `${benchCpu.toFixed(0)}%`,
+    // This process's own event-loop delay: when it is high too, the whole machine was short of CPU.
+    'bench loop p99': ms(loop.percentile(99) / 1e6),
+    'INVITE retrans': sipp.inviteRetransmissions,
     rssMB: (peakRss / 1048576).toFixed(0),
     'sipp ok/failed': `${sipp.successful}/${sipp.failed}`,
   };

@@ -107,6 +107,8 @@ export interface SippUasResult {
   failed: number;
   /** Calls SIPp saw start (incoming INVITEs that opened a call). */
   created: number;
+  /** INVITE retransmissions from Patchbay that arrived while SIPp waited for the ACK (absorbed by the scenario). */
+  inviteRetransmissions: number;
   /** The start of SIPp's error log (unexpected messages, retransmission timeouts). */
   errors: string;
 }
@@ -128,7 +130,7 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
     '-i', '127.0.0.1', '-p', String(o.port), '-mi', '127.0.0.1',
     '-m', String(o.calls), '-d', String(o.holdMs), '-key', 'sink_port', String(o.sinkPort),
     '-nostdin', '-timeout', `${o.timeoutSeconds}s`,
-    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1',
+    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1', '-trace_counts',
     '-trace_err', '-error_file', join(dir, 'errors.log'),
     '-max_recv_loops', '10000', '-max_sched_loops', '10000',
   ];
@@ -146,6 +148,16 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
       } catch {
         stats.note = 'no statistics file';
       }
+      // Per-message counters: the second INVITE receive step is the optional one (a retransmission).
+      let inviteRetransmissions = 0;
+      const countsFile = readdirSync(dir).find((f) => f.endsWith('_counts.csv'));
+      if (countsFile) {
+        const lines = readFileSync(join(dir, countsFile), 'utf8').trim().split('\n');
+        const header = lines[0]!.split(';');
+        const last = lines[lines.length - 1]!.split(';');
+        const cols = header.map((h, i) => (/^\d+_INVITE_Recv$/.test(h) ? i : -1)).filter((i) => i >= 0);
+        if (cols.length > 1) inviteRetransmissions = Number(last[cols[1]!] ?? 0);
+      }
       const errFile = readdirSync(dir).find((f) => f.includes('errors'));
       const errors = (errFile ? readFileSync(join(dir, errFile), 'utf8') : '') + stderr;
       rmSync(dir, { recursive: true, force: true });
@@ -154,6 +166,7 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
         successful: Number(stats['SuccessfulCall(C)'] ?? 0),
         failed: Number(stats['FailedCall(C)'] ?? 0),
         created: Number(stats['TotalCallCreated'] ?? 0),
+        inviteRetransmissions,
         errors: errors.slice(0, 3000),
       });
     });
