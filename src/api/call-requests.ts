@@ -8,7 +8,9 @@
  */
 import { CallRequestError, type CallCreateRequest, type CallUpdateRequest } from '../calls/call-service.js';
 import { isSid } from '../ids.js';
-import { ApiError, badRequest } from './api-errors.js';
+import { ApiError, badRequest, notFound } from './api-errors.js';
+import type { CallService } from '../calls/call-service.js';
+import { StoreError, type CallStore } from '../store/store-types.js';
 
 /** The client's name for a request field. */
 export type FieldName = (field: keyof CallCreateRequest | keyof CallUpdateRequest) => string;
@@ -72,4 +74,17 @@ export function callNotInProgress(): ApiError {
 /** Twilio's 20009: a call's record can only be deleted once the call has ended. */
 export function callNotDeletable(sid: string): ApiError {
   return new ApiError(400, 20009, `Cannot delete call ${sid} before it is complete: hang it up first (Status=completed)`);
+}
+
+/** DELETE of a call record, both dialects: 20009 while the call is live (here or per the store), 404 when unknown. */
+export async function deleteEndedCall(store: Pick<CallStore, 'deleteCall'>, calls: Pick<CallService, 'live'> | undefined, accountSid: string, sid: string, path: string): Promise<void> {
+  if (calls?.live(accountSid, sid)) throw callNotDeletable(sid);
+  let deleted: boolean;
+  try {
+    deleted = await store.deleteCall(accountSid, sid);
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'CALL_IN_PROGRESS') throw callNotDeletable(sid);
+    throw err;
+  }
+  if (!deleted) throw notFound(path);
 }

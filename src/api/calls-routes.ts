@@ -16,11 +16,11 @@ import type { FastifyPluginAsync, FastifyRequest, preValidationAsyncHookHandler 
 // Types only: @fastify/swagger's augmentation gives route schemas `summary` and `tags`.
 import type {} from '@fastify/swagger';
 import type { CallCreateRequest, CallService, CallUpdateRequest } from '../calls/call-service.js';
-import { CALL_STATUSES, StoreError, type AccountStore, type CallListQuery, type CallStatus, type CallStore } from '../store/store-types.js';
+import { CALL_STATUSES, type AccountStore, type CallListQuery, type CallStatus, type CallStore } from '../store/store-types.js';
 import { badRequest, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
 import { freshCall, withLive } from './call-json.js';
-import { asApiError, callNotDeletable, callNotInProgress, checkCreateRequest, checkUpdateRequest, nativeFieldName } from './call-requests.js';
+import { asApiError, deleteEndedCall, callNotInProgress, checkCreateRequest, checkUpdateRequest, nativeFieldName } from './call-requests.js';
 
 export interface CallsRoutesOptions {
   store: CallStore & AccountStore;
@@ -235,15 +235,7 @@ export const callsRoutes: FastifyPluginAsync<CallsRoutesOptions> = async (app, o
     async (request, reply) => {
       const account = authenticatedAccount(request);
       const sid = request.params.sid;
-      if (calls?.live(account.sid, sid)) throw callNotDeletable(sid);
-      let deleted: boolean;
-      try {
-        deleted = await store.deleteCall(account.sid, sid);
-      } catch (err) {
-        if (err instanceof StoreError && err.code === 'CALL_IN_PROGRESS') throw callNotDeletable(sid);
-        throw err;
-      }
-      if (!deleted) throw notFound(pathOf(request));
+      await deleteEndedCall(store, calls, account.sid, sid, pathOf(request));
       return reply.code(204).send();
     },
   );

@@ -18,11 +18,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type {} from '@fastify/swagger';
 import type { CallCreateRequest, CallService, CallUpdateRequest } from '../calls/call-service.js';
 import type { StatusCallbackEvent } from '../calls/status-notifier.js';
-import { StoreError, type AccountStore, type ApiKeyStore, type CallStore, type HttpMethodName, type RecordingStore } from '../store/store-types.js';
+import { type AccountStore, type ApiKeyStore, type CallStore, type HttpMethodName, type RecordingStore } from '../store/store-types.js';
 import { badRequest, notFound } from './api-errors.js';
 import { authenticatedAccount, basicAuth } from './basic-auth.js';
 import { freshCall, twilioCallJson, twilioCallSchema, withLive } from './call-json.js';
-import { asApiError, callNotDeletable, callNotInProgress, checkCreateRequest, checkUpdateRequest, twilioFieldName } from './call-requests.js';
+import { asApiError, deleteEndedCall, callNotInProgress, checkCreateRequest, checkUpdateRequest, twilioFieldName } from './call-requests.js';
 import { baseUrlOf } from './recording-media.js';
 import { readTwilioCallQuery } from './twilio-call-query.js';
 import { formOf, installTwilioForm, list, rejectUnknownFields, single, type TwilioForm } from './twilio-form.js';
@@ -242,15 +242,7 @@ export const twilioCallsRoutes: FastifyPluginAsync<TwilioCallsRoutesOptions> = a
   app.delete<{ Params: CallParams }>('/Calls/:CallSid.json', { schema: { summary: "Delete an ended call's record", tags: TAGS, params: callParams } }, async (request, reply) => {
     const account = authenticatedAccount(request);
     const sid = request.params.CallSid;
-    if (calls.live(account.sid, sid)) throw callNotDeletable(sid);
-    let deleted: boolean;
-    try {
-      deleted = await store.deleteCall(account.sid, sid);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'CALL_IN_PROGRESS') throw callNotDeletable(sid);
-      throw err;
-    }
-    if (!deleted) throw notFound(pathOf(request));
+    await deleteEndedCall(store, calls, account.sid, sid, pathOf(request));
     return reply.code(204).send();
   });
 
