@@ -12,6 +12,7 @@ import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } from './harness/patchbay.js';
 import { runSipp } from './harness/sipp.js';
 import { freePort } from './harness/child-patchbay.js';
+import { runCli } from '../../src/cli/run-cli.js';
 
 function clientFor(pb: TestPatchbay, user = TEST_ACCOUNT_SID, secret = TEST_AUTH_TOKEN): twilio.Twilio {
   const client = twilio(user, secret, { accountSid: TEST_ACCOUNT_SID });
@@ -109,6 +110,38 @@ describe('live call control on inbound calls', () => {
     await keyClient.applications(application.sid).remove();
     const wrongSecret = await clientFor(pb, created.sid, 'not-the-secret').calls.list().then(() => null, (e: { status: number }) => e);
     assert.equal(wrongSecret?.status, 401);
+  });
+
+  it('the patchbay CLI adds a number a SIPp caller then reaches, lists calls and removes the number', async () => {
+    const env = { PATCHBAY_API_URL: `http://127.0.0.1:${pb.httpPort}`, PATCHBAY_ACCOUNT_SID: TEST_ACCOUNT_SID, PATCHBAY_AUTH_TOKEN: TEST_AUTH_TOKEN };
+    const cli = async (...argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
+      return { code, out, err };
+    };
+    app.route('/cli-voice', twiml('<Response><Say>From the command line.</Say><Hangup/></Response>'));
+    const added = await cli('numbers', 'add', '4000', '--voice-url', app.url('/cli-voice'), '--json');
+    assert.equal(added.code, 0, added.err);
+    const number = JSON.parse(added.out) as { sid: string; phoneNumber: string };
+    assert.equal(number.phoneNumber, '4000');
+    const table = await cli('numbers', 'list');
+    assert.match(table.out, /4000/);
+    const result = await runSipp({ scenario: 'uac-app-hangs-up.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, extra: ['-s', '4000'] });
+    assert.equal(result.successful, 1, result.errors);
+    assert.equal(app.requestsTo('/cli-voice').length, 1);
+    const calls = await waitFor(async () => {
+      const r = await cli('calls', 'list', '--json');
+      const list = (JSON.parse(r.out) as { calls: { to: string; status: string }[] }).calls;
+      return list.find((c) => c.to === '4000' && c.status === 'completed') ? list : null;
+    }, 5000, 'the CLI to list the finished call');
+    assert.ok(calls.length >= 1);
+    const removed = await cli('numbers', 'remove', '4000');
+    assert.equal(removed.code, 0, removed.err);
+    assert.doesNotMatch((await cli('numbers', 'list')).out, /4000/);
+    const missing = await cli('calls', 'get', 'CA' + '1'.repeat(32));
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /20404/);
   });
 });
 
