@@ -13,7 +13,7 @@
  *     `queued` (seen in the list), start 1/cps apart, and none fail.
  * Patchbay runs as a child process (its own event loop); SIPp, a UDP drain for the callee's RTP and
  * this process share the machine. Everything on loopback; bounded; stops by itself.
- * Usage: node --import tsx bench/outbound-calls.ts [--rates 5,10,20,40,80,120,160] [--step 15] [--hold-ms 2000]
+ * Usage: node --import tsx bench/outbound-calls.ts [--rates 5,10,20,40,80,160,240,320] [--step 15] [--hold-ms 2000]
  *        [--list-rate 2] [--queue-cps 5] [--queue-rate 20] [--queue-seconds 3] [--no-queue]
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1]! : dflt;
 };
-const RATES = arg('--rates', '5,10,20,40,80,120,160').split(',').map(Number);
+const RATES = arg('--rates', '5,10,20,40,80,160,240,320').split(',').map(Number);
 const STEP_S = Number(arg('--step', '15'));
 const HOLD_MS = Number(arg('--hold-ms', '2000'));
 const LIST_RATE = Number(arg('--list-rate', '2'));
@@ -265,6 +265,8 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     'bench cpu': `${benchCpu.toFixed(0)}%`,
     // This process's own event-loop delay: when it is high too, the whole machine was short of CPU.
     'bench loop p99': ms(loop.percentile(99) / 1e6),
+    '200→ACK p50': ms(percentile(sipp.okToAck, 0.5)),
+    '200→ACK p99': ms(percentile(sipp.okToAck, 0.99)),
     'INVITE retrans': sipp.inviteRetransmissions,
     rssMB: (peakRss / 1048576).toFixed(0),
     'sipp ok/failed': `${sipp.successful}/${sipp.failed}`,
@@ -274,7 +276,7 @@ async function rateStep(pb: ChildPatchbay, cb: StatusCallbacks, drain: UdpDrain,
     failures.push(`step ${rate}/s: ${createErrors} create errors, terminal statuses other than completed: ${JSON.stringify(byStatus)}; SIPp ${sipp.successful} ok / ${sipp.failed} failed / ${sipp.created} created`);
     for (const c of created.filter((x) => !x.sid).slice(0, 3)) failures.push(`  create HTTP ${c.httpStatus}: ${c.error}`);
     for (const e of lists.errors.slice(0, 3)) failures.push(`  list: ${e}`);
-    if (sipp.errors.trim()) failures.push(`  SIPp errors:\n${sipp.errors.trim().split('\n').slice(0, 30).join('\n')}`);
+    if (sipp.errors.trim()) failures.push(`  SIPp error log, events by kind: ${JSON.stringify(sipp.errorKinds)}\n  first lines:\n${sipp.errors.trim().split('\n').slice(0, 20).join('\n')}`);
     for (const x of times.filter((y) => y.t.finalStatus !== 'completed').slice(0, 3)) failures.push(`  ${await timeline(pb, x.c.sid!)}`);
   }
   return { row, failures, behind: !(achieved >= 0.95 * rate) };

@@ -109,6 +109,10 @@ export interface SippUasResult {
   created: number;
   /** INVITE retransmissions from Patchbay that arrived while SIPp waited for the ACK (absorbed by the scenario). */
   inviteRetransmissions: number;
+  /** 200 OK sent → ACK received, per call (ms, SIPp's 1 ms resolution). */
+  okToAck: number[];
+  /** SIPp's error log events by kind (the text up to the Call-Id), with a count each. */
+  errorKinds: Record<string, number>;
   /** The start of SIPp's error log (unexpected messages, retransmission timeouts). */
   errors: string;
 }
@@ -130,7 +134,7 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
     '-i', '127.0.0.1', '-p', String(o.port), '-mi', '127.0.0.1',
     '-m', String(o.calls), '-d', String(o.holdMs), '-key', 'sink_port', String(o.sinkPort),
     '-nostdin', '-timeout', `${o.timeoutSeconds}s`,
-    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1', '-trace_counts',
+    '-trace_stat', '-stf', join(dir, 'stats.csv'), '-fd', '1', '-trace_counts', '-trace_rtt', '-rtt_freq', '1',
     '-trace_err', '-error_file', join(dir, 'errors.log'),
     '-max_recv_loops', '10000', '-max_sched_loops', '10000',
   ];
@@ -158,8 +162,22 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
         const cols = header.map((h, i) => (/^\d+_INVITE_Recv$/.test(h) ? i : -1)).filter((i) => i >= 0);
         if (cols.length > 1) inviteRetransmissions = Number(last[cols[1]!] ?? 0);
       }
+      const okToAck: number[] = [];
+      const rttFile = readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
+      if (rttFile) {
+        for (const line of readFileSync(join(dir, rttFile), 'utf8').trim().split('\n').slice(1)) {
+          const v = Number(line.split(';')[1]);
+          if (Number.isFinite(v)) okToAck.push(v);
+        }
+      }
       const errFile = readdirSync(dir).find((f) => f.includes('errors'));
       const errors = (errFile ? readFileSync(join(dir, errFile), 'utf8') : '') + stderr;
+      // Each event starts with a date, a time and a Unix time, then what happened, then the Call-Id.
+      const errorKinds: Record<string, number> = {};
+      for (const m of errors.matchAll(/\d+\.\d+: ([^'\n]*?)(?: for Call-Id '|Call-Id|\n|$)/g)) {
+        const kind = m[1]!.replace(/[0-9a-f]{16,}@\S+/g, '…').trim();
+        errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+      }
       rmSync(dir, { recursive: true, force: true });
       resolve({
         exitCode,
@@ -167,6 +185,8 @@ export function startSippUas(o: { port: number; calls: number; holdMs: number; s
         failed: Number(stats['FailedCall(C)'] ?? 0),
         created: Number(stats['TotalCallCreated'] ?? 0),
         inviteRetransmissions,
+        okToAck,
+        errorKinds,
         errors: errors.slice(0, 3000),
       });
     });
