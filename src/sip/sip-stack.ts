@@ -112,7 +112,8 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       contact: (t) => this.contactUri(t),
       request: (req, dest) => this.sendRequest(req, dest).final,
       sendAck: (ack, dest) => {
-        this.addVia(ack, dest);
+        // The same ACK answers every retransmission of the 2xx (§13.2.2.4): its Via is added once.
+        if (!ack.headers.has('via')) this.addVia(ack, dest);
         this.transport.send(ack, dest);
       },
       forget: (d) => {

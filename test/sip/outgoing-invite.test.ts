@@ -158,3 +158,44 @@ test('UAC against a real SIPp UAS: INVITE → 180/200 → ACK → BYE → 200', 
     await a.stop();
   }
 });
+
+test('a retransmitted 2xx is answered with the same ACK, byte for byte (one Via, §13.2.2.4)', async () => {
+  const uas = dgram.createSocket('udp4');
+  await new Promise<void>((r) => uas.bind(0, '127.0.0.1', r));
+  const stack = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'caller' });
+  await stack.start();
+  const acks: string[] = [];
+  try {
+    uas.on('message', (msg, rinfo) => {
+      const text = msg.toString('latin1');
+      if (text.startsWith('ACK ')) acks.push(text);
+      if (!text.startsWith('INVITE ')) return;
+      const header = (name: string) => text.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+      const ok = [
+        'SIP/2.0 200 OK',
+        ...header('Via'),
+        ...header('From'),
+        `${header('To')[0]};tag=uas1`,
+        ...header('Call-ID'),
+        ...header('CSeq'),
+        `Contact: <sip:bob@127.0.0.1:${uas.address().port}>`,
+        'Content-Type: application/sdp',
+        `Content-Length: ${SDP.length}`,
+        '',
+        SDP.toString('latin1'),
+      ].join('\r\n');
+      // The 200 twice, as a UAS does until its ACK arrives.
+      uas.send(ok, rinfo.port, rinfo.address);
+      setTimeout(() => uas.send(ok, rinfo.port, rinfo.address), 50);
+    });
+    const out = stack.invite({ uri: `sip:bob@127.0.0.1:${uas.address().port}`, from: 'sip:alice@127.0.0.1', to: 'sip:bob@127.0.0.1', body: SDP, contentType: 'application/sdp' });
+    assert.equal((await out.done).kind, 'answered');
+    for (let i = 0; i < 50 && acks.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(acks.length, 2, 'each 200 is ACKed');
+    assert.equal(acks[0]!.match(/^Via:/gim)?.length, 1);
+    assert.equal(acks[1], acks[0], 'the retransmitted ACK is the same message');
+  } finally {
+    await stack.stop();
+    uas.close();
+  }
+});
