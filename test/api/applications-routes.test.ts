@@ -109,7 +109,11 @@ describe('Applications API (Twilio and native)', () => {
     const dave = (await s.store.ensureAccount({ sid: newSid('AC'), authToken: 'dave-secret' })).account;
     const headers = { authorization: basic(dave.sid, 'dave-secret') };
     const sids: string[] = [];
-    for (let i = 0; i < 6; i++) sids.push((await s.json('POST', '/v1/applications', { friendlyName: i % 2 ? 'odd' : 'even' }, headers)).json().sid);
+    for (let i = 0; i < 6; i++) {
+      sids.push((await s.json('POST', '/v1/applications', { friendlyName: i % 2 ? 'odd' : 'even' }, headers)).json().sid);
+      // Distinct creation times, so newest-first is a single order.
+      await new Promise((r) => setTimeout(r, 3));
+    }
 
     const walk = async (first: string, key: string, next: (body: Record<string, unknown>) => string | null): Promise<string[][]> => {
       const pages: string[][] = [];

@@ -189,6 +189,8 @@ describe('IncomingPhoneNumbers API (Twilio and native)', () => {
       for (let i = 0; i < 5; i++) {
         const res = await s.json('POST', '/v1/numbers', { phoneNumber: `+1202555010${i}`, friendlyName: i === 4 ? 'other' : 'pool' }, headers);
         created.push(res.json().sid);
+        // Distinct creation times, so newest-first is a single order.
+        await new Promise((r) => setTimeout(r, 3));
       }
     });
 

@@ -14,6 +14,9 @@ import {
 } from '../../src/store/store-types.js';
 import { newSid } from '../../src/ids.js';
 
+/** Lets the clock move on, so consecutive creations get distinct creation times. */
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 3));
+
 function numberRec(accountSid: string, over: Partial<IncomingNumberRecord> = {}): IncomingNumberRecord {
   return {
     sid: newSid('PN'),
@@ -197,7 +200,7 @@ describe('PgliteStore numbers, applications and API keys', () => {
     for (let i = 0; i < 7; i++) {
       records.push(await store.createNumber(numberRec(acct, { friendlyName: i % 2 === 0 ? 'even' : 'odd' })));
       // Distinct creation times (the API shows milliseconds; the database keeps microseconds).
-      await new Promise((r) => setTimeout(r, 3));
+      await tick();
     }
     const created = records.map((r) => r.sid);
     await store.createNumber(numberRec(newSid('AC'), { friendlyName: 'even' })); // another account's never shows
@@ -245,7 +248,11 @@ describe('PgliteStore numbers, applications and API keys', () => {
     await rejectsWith(store.createApplication({ ...rec }), 'DUPLICATE_SID');
 
     const more = [];
-    for (let i = 0; i < 4; i++) more.push((await store.createApplication(appRec(acct, { friendlyName: i < 2 ? 'Queue' : 'Other' }))).sid);
+    for (let i = 0; i < 4; i++) {
+      // Distinct creation times, so newest-first is one order (the API shows milliseconds).
+      await tick();
+      more.push((await store.createApplication(appRec(acct, { friendlyName: i < 2 ? 'Queue' : 'Other' }))).sid);
+    }
     const all = await allPages((pageToken) => store.listApplications({ accountSid: acct, pageSize: 2, ...(pageToken ? { pageToken } : {}) }), 2);
     assert.deepEqual(all.sids, [...more].reverse().concat(rec.sid));
     const queue = await store.listApplications({ accountSid: acct, friendlyName: 'Queue', pageSize: 10 });
@@ -298,6 +305,7 @@ describe('PgliteStore numbers, applications and API keys', () => {
     await rejectsWith(store.createApiKey(keyRec(acct, { sid: newSid('AP') })), 'INVALID_RECORD');
     await rejectsWith(store.createApiKey({ ...rec }), 'DUPLICATE_SID');
 
+    await tick();
     const second = await store.createApiKey(keyRec(acct));
     await store.createApiKey(keyRec(other));
     const page1 = await store.listApiKeys({ accountSid: acct, pageSize: 1 });
