@@ -198,3 +198,15 @@ function isParseArgsError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
 }
+
+/** The one positional argument a subcommand takes (a SID, a number): missing or extra is a usage error. */
+export function onePositional(values: readonly string[], name: string): string {
+  if (values.length === 0) throw new CliUsageError(`missing ${name}`);
+  if (values.length > 1) throw new CliUsageError(`unexpected argument "${values[1]}"`);
+  return values[0]!;
+}
+
+/** Prints the API's JSON for scripts (`--json`), or the human text. */
+export function printResult(io: Pick<ApiCommandIo, 'stdout'>, json: boolean, value: unknown, human: () => string): void {
+  io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : human());
+}

@@ -3,7 +3,7 @@
  * people, `--json` for scripts (the API's own JSON, unchanged).
  */
 import { parseArgs } from 'node:util';
-import { ApiClient, CliUsageError, CONNECTION_HELP, CONNECTION_OPTIONS, resolveConnection, runApiCommand, type ApiCommandIo } from './api-client.js';
+import { ApiClient, CliUsageError, CONNECTION_HELP, CONNECTION_OPTIONS, onePositional, printResult, resolveConnection, runApiCommand, type ApiCommandIo } from './api-client.js';
 import { formatFields, formatTable } from './table.js';
 
 interface CallJson {
@@ -80,11 +80,6 @@ function detailText(detail: Record<string, unknown>): string {
   return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
 
-function positional(values: string[], name: string): string {
-  if (values.length === 0) throw new CliUsageError(`missing ${name}`);
-  if (values.length > 1) throw new CliUsageError(`unexpected argument "${values[1]}"`);
-  return values[0]!;
-}
 
 function integerOption(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
@@ -96,7 +91,7 @@ async function run(args: string[], io: ApiCommandIo): Promise<number> {
   return runApiCommand(io, USAGE, async () => {
     const [sub, ...rest] = args;
     const env = io.env ?? {};
-    const print = (json: boolean, value: unknown, human: () => string): void => io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : human());
+    const print = (json: boolean, value: unknown, human: () => string): void => printResult(io, json, value, human);
     switch (sub) {
       case 'list': {
         const { values, positionals } = parseArgs({
@@ -126,7 +121,7 @@ async function run(args: string[], io: ApiCommandIo): Promise<number> {
       }
       case 'get': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: CONNECTION_OPTIONS });
-        const sid = positional(positionals, 'call SID');
+        const sid = onePositional(positionals, 'call SID');
         const client = new ApiClient(resolveConnection(values, env));
         const call = (await client.get(`/v1/calls/${encodeURIComponent(sid)}`)) as CallJson;
         print(values.json === true, call, () => {
@@ -177,7 +172,7 @@ async function run(args: string[], io: ApiCommandIo): Promise<number> {
       }
       case 'hangup': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: CONNECTION_OPTIONS });
-        const sid = positional(positionals, 'call SID');
+        const sid = onePositional(positionals, 'call SID');
         const client = new ApiClient(resolveConnection(values, env));
         const call = (await client.patch(`/v1/calls/${encodeURIComponent(sid)}`, { status: 'completed' })) as CallJson;
         print(values.json === true, call, () => callFields(call));

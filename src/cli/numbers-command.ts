@@ -3,7 +3,7 @@
  * calls are routed by) through the native /v1/numbers API. Tables for people, `--json` for scripts.
  */
 import { parseArgs } from 'node:util';
-import { ApiClient, ApiClientError, CliUsageError, CONNECTION_HELP, CONNECTION_OPTIONS, resolveConnection, runApiCommand, type ApiCommandIo } from './api-client.js';
+import { ApiClient, ApiClientError, CliUsageError, CONNECTION_HELP, CONNECTION_OPTIONS, onePositional, printResult, resolveConnection, runApiCommand, type ApiCommandIo } from './api-client.js';
 import { formatFields, formatTable } from './table.js';
 
 interface NumberJson {
@@ -48,17 +48,12 @@ function numberFields(n: NumberJson): string {
   ]);
 }
 
-function onePositional(values: string[], name: string): string {
-  if (values.length === 0) throw new CliUsageError(`missing ${name}`);
-  if (values.length > 1) throw new CliUsageError(`unexpected argument "${values[1]}"`);
-  return values[0]!;
-}
 
 async function run(args: string[], io: ApiCommandIo): Promise<number> {
   return runApiCommand(io, USAGE, async () => {
     const [sub, ...rest] = args;
     const env = io.env ?? {};
-    const print = (json: boolean, value: unknown, human: () => string): void => io.stdout(json ? `${JSON.stringify(value, null, 2)}\n` : human());
+    const print = (json: boolean, value: unknown, human: () => string): void => printResult(io, json, value, human);
     switch (sub) {
       case 'list': {
         const { values, positionals } = parseArgs({
