@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { CallControl, PlaybackOutcome, RecognitionRequest, RecordingHandle, SpeechRequest, StreamHandle } from '../verbs/call-control.js';
+import type { CallControl, DialRequest, DialResult, PlaybackOutcome, RecognitionRequest, RecordingHandle, ReferRequest, ReferResult, SpeechRequest, StreamHandle } from '../verbs/call-control.js';
 import type { CallRecordings } from './call-recordings.js';
 import type { HttpMethod, StreamNoun } from '../verbs/verb-model.js';
 import { CallStreams } from './call-streams.js';
@@ -46,8 +46,16 @@ export interface AppCallbacks {
   send(callSid: string, url: string, method: HttpMethod, params: Record<string, string>, authToken: string): void;
 }
 
+/** Connects a call to others: `<Dial>` legs and bridges, `<Refer>` transfers (calls/dial-*.ts). */
+export interface CallConnector {
+  dial(call: Call, request: DialRequest, signal: AbortSignal): Promise<DialResult>;
+  refer(call: Call, request: ReferRequest, signal: AbortSignal): Promise<ReferResult>;
+}
+
 export interface CallDeps {
   media: CallMediaDeps;
+  /** Absent in set-ups that cannot connect calls (unit tests): `<Dial>` and `<Refer>` then fail with 13201. */
+  connector?: CallConnector;
   speech: TelephonySpeech;
   fetcher: MediaFetcher;
   recognizers: RecognizerCatalog;
@@ -488,6 +496,16 @@ export class Call extends EventEmitter implements CallControl {
 
   stopStream(nameOrSid: string): boolean {
     return this.streams?.stop(nameOrSid) ?? false;
+  }
+
+  dial(request: DialRequest, signal: AbortSignal): Promise<DialResult> {
+    if (!this.deps.connector) return Promise.reject(new Error('this call cannot dial'));
+    return this.deps.connector.dial(this, request, AbortSignal.any([signal, this.lifetime.signal]));
+  }
+
+  refer(request: ReferRequest, signal: AbortSignal): Promise<ReferResult> {
+    if (!this.deps.connector) return Promise.reject(new Error('this call cannot transfer'));
+    return this.deps.connector.refer(this, request, AbortSignal.any([signal, this.lifetime.signal]));
   }
 
   transcribe(samples: Int16Array, language: string | null): Promise<RecognitionResult | null> {

@@ -237,6 +237,104 @@ export interface ApiKeyStore {
   deleteApiKey(accountSid: string, sid: string): Promise<boolean>;
 }
 
+/** How SIP reaches a carrier. (TLS and WebSocket arrive with the security issue.) */
+export type SipTransportName = 'udp' | 'tcp';
+
+/**
+ * A carrier (SIP trunk, `TK…`): where calls to phone numbers go, and who may send calls in
+ * through it. Outbound, the carriers whose `prefixes` match the dialled number (longest prefix
+ * first; an empty list matches every number) are tried in `priority` order (lower first), failing
+ * over to the next on 5xx, 408 or no response, never on a callee's answer such as 486 or 603.
+ * `password` is kept as given: answering a carrier's digest challenge needs it.
+ */
+export interface CarrierRecord {
+  sid: string;
+  accountSid: string;
+  friendlyName: string;
+  /** Host name or IP literal of the carrier's SIP server. */
+  host: string;
+  /** 1–65535; default 5060. */
+  port: number;
+  transport: SipTransportName;
+  /** Digest credentials for the carrier's 401/407 challenges; both null when it authenticates by address. */
+  username: string | null;
+  password: string | null;
+  /** Keep a REGISTER binding with the carrier (needs username/password). */
+  register: boolean;
+  /** Requested registration lifetime, seconds (60–86400; default 3600). */
+  registerExpires: number;
+  /** Number prefixes this carrier takes (`+1`, `+4420`); empty = every number. */
+  prefixes: string[];
+  /** Lower is tried first; 0–1000; default 10. */
+  priority: number;
+  /** Source addresses (IPv4/IPv6 literals or CIDR blocks) allowed to send calls in through this carrier. */
+  inboundAddresses: string[];
+  /** Host part of our From on calls through this carrier (null = the carrier's host). */
+  fromDomain: string | null;
+  /** Prepended to the dialled number in the Request-URI user part (`tech prefix`); '' = none. */
+  techPrefix: string;
+  enabled: boolean;
+}
+
+export interface StoredCarrierRecord extends CarrierRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+export type CarrierPatch = Partial<Omit<CarrierRecord, 'sid' | 'accountSid'>>;
+
+export interface CarrierStore {
+  /** Rejects 'INVALID_RECORD' on a bad field. */
+  createCarrier(rec: CarrierRecord): Promise<StoredCarrierRecord>;
+  updateCarrier(accountSid: string, sid: string, patch: CarrierPatch): Promise<StoredCarrierRecord | null>;
+  getCarrier(accountSid: string, sid: string): Promise<StoredCarrierRecord | null>;
+  listCarriers(q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredCarrierRecord>>;
+  /** Every enabled carrier of the account (outbound selection), in priority order then creation order. */
+  enabledCarriers(accountSid: string): Promise<StoredCarrierRecord[]>;
+  /** Every enabled carrier of every account (inbound source checks and outbound registrations). */
+  allEnabledCarriers(): Promise<StoredCarrierRecord[]>;
+  deleteCarrier(accountSid: string, sid: string): Promise<boolean>;
+}
+
+/**
+ * A SIP user (`US…`): a softphone or desk phone account that registers with Patchbay, places calls
+ * (run by its application) and is reachable as `client:<username>` or `sip:<username>@<our host>`.
+ * `username` is unique across the server (it is the registrar's key). The password is never
+ * stored: only the digest HA1 for the server's realm, per algorithm (RFC 2617 MD5, RFC 8760 SHA-256).
+ */
+export interface SipUserRecord extends VoiceSettings {
+  sid: string;
+  accountSid: string;
+  username: string;
+  friendlyName: string;
+  /** The realm the HA1 values were computed for. */
+  realm: string;
+  /** hex MD5(username:realm:password). */
+  ha1Md5: string;
+  /** hex SHA-256(username:realm:password). */
+  ha1Sha256: string;
+  /** When set, that application's voice settings run the user's calls (like a number's). */
+  voiceApplicationSid: string | null;
+}
+
+export interface StoredSipUserRecord extends SipUserRecord {
+  dateCreated: string;
+  dateUpdated: string;
+}
+
+export type SipUserPatch = Partial<Omit<SipUserRecord, 'sid' | 'accountSid'>>;
+
+export interface SipUserStore {
+  /** Rejects 'DUPLICATE_USERNAME' when the username is taken (by any account), 'INVALID_RECORD' on a bad field. */
+  createSipUser(rec: SipUserRecord): Promise<StoredSipUserRecord>;
+  updateSipUser(accountSid: string, sid: string, patch: SipUserPatch): Promise<StoredSipUserRecord | null>;
+  getSipUser(accountSid: string, sid: string): Promise<StoredSipUserRecord | null>;
+  /** Registrar and call authentication: the user with this username, whichever account owns it. */
+  findSipUser(username: string): Promise<StoredSipUserRecord | null>;
+  listSipUsers(q: ResourceListQuery & { username?: string; friendlyName?: string }): Promise<ResourcePage<StoredSipUserRecord>>;
+  deleteSipUser(accountSid: string, sid: string): Promise<boolean>;
+}
+
 /**
  * An account's speech choices: the recognizer for Gathers that name none (`speechModel` names one
  * explicitly), the default recognition language, and the account's own engine credentials, which
@@ -356,6 +454,7 @@ export type StoreErrorCode =
   | 'RECORDING_IN_PROGRESS'
   | 'CALL_IN_PROGRESS'
   | 'DUPLICATE_NUMBER'
+  | 'DUPLICATE_USERNAME'
   | 'DUPLICATE_SID'
   | 'INVALID_PAGE_TOKEN'
   | 'INVALID_QUERY'

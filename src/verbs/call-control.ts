@@ -4,7 +4,7 @@
  * verb's AbortSignal: hangup, a REST redirect or barge-in abort the running verb the same way.
  */
 import type { RecognitionEvents, RecognitionResult, RecognitionStream } from '../speech/speech-recognizer.js';
-import type { HttpMethod, StreamNoun } from './verb-model.js';
+import type { DialVerb, HttpMethod, ReferVerb, StreamNoun } from './verb-model.js';
 
 export type PlaybackOutcome = 'finished' | 'aborted' | 'cleared';
 
@@ -50,6 +50,39 @@ export interface RecordingHandle {
   write(samples: Int16Array): void;
   /** Closes the file and the record; safe to call more than once (same result). */
   finish(): Promise<RecordingOutcome>;
+}
+
+/** A `<Dial>` as the call engine receives it: every URL already absolute. */
+export type DialRequest = Omit<DialVerb, 'verb' | 'action' | 'method'>;
+
+/** How a `<Dial>` ended: what its action URL receives (DialCallStatus, DialCallSid...). */
+export interface DialResult {
+  /** completed = a callee answered and the bridge ended; otherwise the last attempt's outcome. */
+  status: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+  /** The answered leg, else the last leg tried; null when no leg could be placed. */
+  callSid: string | null;
+  /** Seconds the callee was connected (null when nobody answered). */
+  durationSeconds: number | null;
+  bridged: boolean;
+  /** The answered (or last) SIP leg's Call-ID and final response. */
+  sipCallId: string | null;
+  sipResponseCode: number | null;
+  /** X- headers of that final response (DialSipHeader_X-*). */
+  sipHeaders: Record<string, string>;
+  /** Set when `record` was asked and something was recorded. */
+  recordingUrl: string | null;
+}
+
+export type ReferRequest = Omit<ReferVerb, 'verb' | 'action' | 'method'>;
+
+/** How a `<Refer>` ended (ReferCallStatus, ReferSipResponseCode, NotifySipResponseCode). */
+export interface ReferResult {
+  /** completed = the far end accepted and reported the transfer done (NOTIFY 2xx); else failed. */
+  status: 'completed' | 'failed';
+  /** The REFER's final response (202 when accepted); null when none came. */
+  referSipResponseCode: number | null;
+  /** The status line of the last NOTIFY sipfrag; null when none came. */
+  notifySipResponseCode: number | null;
 }
 
 export interface CallControl {
@@ -112,4 +145,12 @@ export interface CallControl {
   sendCallback(url: string, method: HttpMethod, params: Record<string, string>): void;
   /** Records a timeline event on the call (verb details, warnings). */
   note(type: string, detail: Record<string, unknown>): void;
+  /**
+   * `<Dial>`: rings the targets and bridges the caller to the first that answers (answering the
+   * caller first unless answerOnBridge). Resolves when the attempt or the bridge is over; the
+   * caller hanging up ends it too (check `ended`). Rejects only on a coded error (132xx).
+   */
+  dial(request: DialRequest, signal: AbortSignal): Promise<DialResult>;
+  /** `<Refer>`: REFER to the caller's side; resolves with the final NOTIFY progress (or its absence). */
+  refer(request: ReferRequest, signal: AbortSignal): Promise<ReferResult>;
 }

@@ -8,6 +8,8 @@ import { resolveUrl, runPrompt, type VerbContext } from './prompt-executors.js';
 import { gather } from './gather-executor.js';
 import { record } from './record-executor.js';
 import { connectStream, startStreams, stopStreams } from './stream-executors.js';
+import { dial } from './dial-executor.js';
+import { refer } from './refer-executor.js';
 
 export { resolveUrl, type VerbContext } from './prompt-executors.js';
 
@@ -47,6 +49,10 @@ export async function executeVerb(verb: Verb, call: CallControl, ctx: VerbContex
       return stopStreams(verb, call);
     case 'connect':
       return connectStream(verb, call, ctx);
+    case 'dial':
+      return dial(verb, call, ctx);
+    case 'refer':
+      return refer(verb, call, ctx);
     default: {
       const unknown: never = verb;
       throw new Error(`no executor for verb ${(unknown as { verb: string }).verb}`);

@@ -164,7 +164,110 @@ export interface ConnectVerb {
   stream: StreamNoun;
 }
 
-export type Verb = SayVerb | PlayVerb | PauseVerb | HangupVerb | RejectVerb | RedirectVerb | GatherVerb | RecordVerb | StartVerb | StopVerb | ConnectVerb;
+/** Status callbacks of one `<Dial>` target leg (`<Number>`, `<Sip>`, `<Client>` attributes). */
+export interface DialLegCallbacks {
+  statusCallback: string | null;
+  statusCallbackMethod: HttpMethod;
+  /** Subset of initiated, ringing, answered, completed; Twilio's default is completed only. */
+  statusCallbackEvent: ('initiated' | 'ringing' | 'answered' | 'completed')[];
+}
+
+/** Whisper: a document run on the called party once it answers, before the bridge (it may `<Hangup/>` to refuse). */
+export interface DialWhisper {
+  url: string | null;
+  method: HttpMethod;
+}
+
+/** `<Number>` (or a `<Dial>`'s text): a phone number, reached through the account's carriers. */
+export interface DialNumberNoun extends DialLegCallbacks, DialWhisper {
+  noun: 'number';
+  /** As written, spaces and dashes removed (`+14155550100`, `1000`). */
+  number: string;
+  /** DTMF sent once the callee answers (`w` = 0.5 s). */
+  sendDigits: string | null;
+}
+
+/** `<Sip>`: a SIP URI (its `?X-Header=value` part becomes INVITE headers), optionally with digest credentials. */
+export interface DialSipNoun extends DialLegCallbacks, DialWhisper {
+  noun: 'sip';
+  /** The URI without its header part. */
+  uri: string;
+  /** Headers from the URI's `?...` part and `<Headers><Header>` children, in order. */
+  headers: [string, string][];
+  username: string | null;
+  password: string | null;
+}
+
+/** `<Client>`: every registered device of a SIP user (`identity` = username). */
+export interface DialClientNoun extends DialLegCallbacks, DialWhisper {
+  noun: 'client';
+  identity: string;
+  /** `<Parameter>` children, sent as X-PB-Param-<name> headers. */
+  parameters: [string, string][];
+}
+
+export type DialNoun = DialNumberNoun | DialSipNoun | DialClientNoun;
+
+export type DialRecord = 'do-not-record' | 'record-from-answer' | 'record-from-ringing' | 'record-from-answer-dual' | 'record-from-ringing-dual';
+
+/** `<Dial>`: ring one or more targets (in parallel, or in sequence) and bridge the caller to the first that answers. */
+export interface DialVerb {
+  verb: 'dial';
+  /** Where DialCallStatus & co go; null = go on with the next verb. */
+  action: string | null;
+  method: HttpMethod;
+  /** Ring seconds per attempt (5–600; default 30). */
+  timeout: number;
+  /** Longest bridged time, seconds (default 14400). */
+  timeLimit: number;
+  /** From of the outgoing legs; null = the caller's (the parent call's From). */
+  callerId: string | null;
+  /** Keep the caller unanswered (ringing, early media) until a callee answers. */
+  answerOnBridge: boolean;
+  /** Country code of the ringback played to an answered caller while targets ring; null = `us`. */
+  ringTone: string | null;
+  /** The caller's `*` ends the bridged leg and the document continues. */
+  hangupOnStar: boolean;
+  record: DialRecord;
+  recordingStatusCallback: string | null;
+  recordingStatusCallbackMethod: HttpMethod;
+  recordingStatusCallbackEvent: RecordingStatusEvent[];
+  recordingTrack: 'inbound' | 'outbound' | 'both';
+  trim: 'trim-silence' | 'do-not-trim';
+  /** Ring the nouns one after another instead of all at once. */
+  sequential: boolean;
+  /** Where a REFER from the bridged callee goes (ReferTransferTarget); null = Patchbay transfers by itself. */
+  referUrl: string | null;
+  referMethod: HttpMethod;
+  /** 1–10 nouns. */
+  targets: DialNoun[];
+}
+
+/** `<Refer>`: blind transfer of the caller's SIP leg with a REFER to its side. */
+export interface ReferVerb {
+  verb: 'refer';
+  action: string | null;
+  method: HttpMethod;
+  /** The `<Sip>` target URI (without its header part). */
+  target: string;
+  /** Headers from the URI's `?...` part (sent on the REFER: X-*, User-to-User). */
+  headers: [string, string][];
+}
+
+export type Verb =
+  | SayVerb
+  | PlayVerb
+  | PauseVerb
+  | HangupVerb
+  | RejectVerb
+  | RedirectVerb
+  | GatherVerb
+  | RecordVerb
+  | StartVerb
+  | StopVerb
+  | ConnectVerb
+  | DialVerb
+  | ReferVerb;
 export type VerbName = Verb['verb'];
 
 /** A non-fatal problem found while reading (Twilio logs these as debugger warnings). */
@@ -197,6 +300,8 @@ export const DEFAULTS = {
   recordMaxLength: 3600,
   /** Twilio's shorter default when transcribing (its transcription takes 2-120 s recordings). */
   recordMaxLengthTranscribed: 120,
+  dialTimeout: 30,
+  dialTimeLimit: 14400,
 } as const;
 
 /**
@@ -205,10 +310,8 @@ export const DEFAULTS = {
  * "unknown verb", so apps get an honest message. Later issues delete entries as verbs land.
  */
 export const PENDING_VERBS: Readonly<Record<string, string>> = {
-  Dial: 'dial',
   Enqueue: 'enqueue',
   Leave: 'leave',
-  Refer: 'refer',
   Sms: 'sms',
   Pay: 'pay',
   Echo: 'echo',

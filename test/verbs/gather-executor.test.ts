@@ -81,6 +81,8 @@ class ScriptedCall {
       note(type: string, detail: Record<string, unknown>) {
         self.notes.push({ type, detail });
       },
+      dial: () => Promise.reject(new Error('no dialling in this test')),
+      refer: () => Promise.reject(new Error('no transfers in this test')),
     };
   }
 
