@@ -46,6 +46,11 @@ export interface PatchbayConfig {
   /** Per account: outbound API calls started per second, and live at once; calls over either wait `queued`. */
   accountCallsPerSecond: number;
   accountMaxCalls: number;
+  /** Digest realm for SIP users (REGISTER and their calls); users' stored secrets are bound to it. */
+  sipRealm: string;
+  /** Registration lifetimes accepted from devices, seconds: shorter requests get 423, longer are cut down. */
+  registerMinExpires: number;
+  registerMaxExpires: number;
   /** Base URL apps use to reach this server's HTTP API (RecordingUrl...). Null: derived at start. */
   publicUrl: string | null;
   speech: SpeechConfig;
@@ -108,6 +113,9 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '2000' },
   { flag: 'account-cps', arg: 'n', help: 'per account: outbound API calls started per second (more wait queued)', default: '10' },
   { flag: 'account-max-calls', arg: 'n', help: 'per account: outbound API calls live at once (more wait queued)', default: '100' },
+  { flag: 'sip-realm', arg: 'realm', help: 'digest realm for SIP users (changing it invalidates their stored secrets)', default: 'patchbay' },
+  { flag: 'register-min-expires', arg: 's', help: 'shortest registration accepted from a device, seconds (shorter gets 423)', default: '60' },
+  { flag: 'register-max-expires', arg: 's', help: 'longest registration granted to a device, seconds', default: '3600' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
   { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
   { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
@@ -294,6 +302,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxCalls,
     accountCallsPerSecond: positiveInt(withDefault('account-cps')),
     accountMaxCalls: positiveInt(withDefault('account-max-calls')),
+    sipRealm: withDefault('sip-realm').value,
+    registerMinExpires: positiveInt(withDefault('register-min-expires')),
+    registerMaxExpires: positiveInt(withDefault('register-max-expires')),
     publicUrl: optional('public-url', url),
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
@@ -304,6 +315,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     },
   };
 
+  if (config.registerMinExpires > config.registerMaxExpires) {
+    throw new ConfigError(`--register-min-expires (${config.registerMinExpires}) is longer than --register-max-expires (${config.registerMaxExpires})`, '--register-min-expires');
+  }
   // SIP listens on TCP too, so SIP and HTTP cannot share a fixed port.
   if (config.sipPort !== 0 && config.sipPort === config.httpPort) {
     throw new ConfigError(`SIP and HTTP are both set to port ${config.sipPort}; they need different ports`, '--http-port');
