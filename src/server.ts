@@ -36,6 +36,7 @@ import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifie
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
 import { InboundRouter, type InboundRoute } from './calls/inbound-router.js';
 import { OutboundDialer } from './calls/outbound-dialer.js';
+import { DialTargets } from './calls/dial-targets.js';
 import { OutboundQueue } from './calls/outbound-queue.js';
 import { CallCommands } from './calls/call-commands.js';
 import { systemClock } from './sip/clock.js';
@@ -205,14 +206,19 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const queue = new OutboundQueue(() => ({ maxConcurrent: config.accountMaxCalls, callsPerSecond: config.accountCallsPerSecond }), systemClock, (err) =>
     logger.error({ err: err.message }, 'outbound call failed'),
   );
+  const localSipHost = `${publicAddress.includes(':') ? `[${publicAddress}]` : publicAddress}:${stack.udpPort}`;
+  const dialer = new OutboundDialer({ invite: (o) => stack.invite(o), media: callDeps.media, runner }, localSipHost);
+  // Phone numbers go through the account's carriers; users' devices through the registrar.
+  const targets = new DialTargets({ carriers: store, registrations: null, localHosts: [localSipHost, publicAddress] });
   const commands = new CallCommands({
     registry,
     runner,
-    dialer: new OutboundDialer({ invite: (o) => stack.invite(o), media: callDeps.media, runner }),
+    dialer,
+    targets,
     queue,
     callDeps,
     applications: store,
-    localSipHost: `${publicAddress.includes(':') ? `[${publicAddress}]` : publicAddress}:${stack.udpPort}`,
+    localSipHost,
     accepting: () => !draining,
   });
 

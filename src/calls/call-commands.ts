@@ -17,6 +17,8 @@ import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './app
 import type { OutboundDialer } from './outbound-dialer.js';
 import type { OutboundQueue, QueuedCall } from './outbound-queue.js';
 import type { StatusCallbackEvent } from './status-notifier.js';
+import { DialTargetError, isPhoneNumber, type DialTargets } from './dial-targets.js';
+import type { SipAttempt } from './carrier-routes.js';
 
 export interface CallCommandsDeps {
   registry: CallRegistry;
@@ -25,6 +27,8 @@ export interface CallCommandsDeps {
   queue: OutboundQueue;
   callDeps: CallDeps;
   applications: Pick<ApplicationStore, 'getApplication'>;
+  /** Phone numbers through carriers, `client:` users through their registrations, SIP URIs as written. */
+  targets: DialTargets;
   /** Host (and port) for From URIs built from a bare user (`sip:+15550100@host`). */
   localSipHost: string;
   /** False while draining: no new calls. */
@@ -34,7 +38,6 @@ export interface CallCommandsDeps {
 const DEFAULT_RING_SECONDS = 60;
 const MAX_RING_SECONDS = 600;
 const USER_PART = /^[A-Za-z0-9+._~*#!$&'()=;?/-]{1,64}$/;
-const PHONE_NUMBER = /^\+?[0-9]{2,15}$/;
 
 /** An outbound call until it is answered: what runs on answer can still change (REST update while ringing). */
 interface PendingOutbound {
@@ -58,15 +61,13 @@ export class CallCommands implements CallService {
 
   async create(account: Account, req: CallCreateRequest): Promise<CallRecord> {
     if (!this.deps.accepting()) throw new CallRequestError(20503, 'Patchbay is shutting down and places no new calls', 503);
-    const uri = this.targetUri(req.to);
+    const credentials = this.credentials(req);
+    const attempts = await this.attempts(account.sid, req.to, credentials);
     const from = this.fromUri(req.from);
     const { application, statusCallback } = await this.application(account, req);
     const timeout = Math.min(MAX_RING_SECONDS, Math.max(1, Math.round(req.timeout ?? DEFAULT_RING_SECONDS)));
     if (req.sendDigits !== undefined && !/^[0-9A-Dw#*W]{0,32}$/.test(req.sendDigits)) {
       throw new CallRequestError(21604, `SendDigits: at most 32 of 0-9 A-D # * w W, got "${req.sendDigits}"`);
-    }
-    if (req.sipAuthUsername !== undefined || req.sipAuthPassword !== undefined) {
-      throw new CallRequestError(21223, 'SipAuthUsername/SipAuthPassword: digest authentication towards SIP targets is not supported yet');
     }
 
     const call = new Call(
@@ -81,7 +82,7 @@ export class CallCommands implements CallService {
       queued: {
         start: () =>
           this.deps.dialer.dial(call, {
-            uri,
+            attempts,
             from,
             fromDisplayName: req.callerId ?? null,
             timeoutSeconds: timeout,
@@ -148,19 +149,43 @@ export class CallCommands implements CallService {
     return call && call.info.accountSid === accountSid ? callRecordOf(call) : null;
   }
 
-  /** A `sip:` URI we can send an INVITE to. Phone numbers and clients need carriers and registrations. */
-  private targetUri(to: string): string {
+  /** SipAuthUsername and SipAuthPassword come together (Twilio 21223 otherwise). */
+  private credentials(req: CallCreateRequest): { username: string; password: string } | null {
+    if (req.sipAuthUsername === undefined && req.sipAuthPassword === undefined) return null;
+    if (!req.sipAuthUsername || !req.sipAuthPassword) throw new CallRequestError(21223, 'SipAuthUsername and SipAuthPassword must be given together');
+    return { username: req.sipAuthUsername, password: req.sipAuthPassword };
+  }
+
+  /**
+   * Where the INVITE goes: a `sip:` URI as written (a local user's URI rings the user), `client:x`
+   * the user's most recently registered device, a phone number through the account's carriers (in
+   * failover order).
+   */
+  private async attempts(accountSid: string, to: string, credentials: SipAttempt['credentials']): Promise<SipAttempt[]> {
     if (!to) throw new CallRequestError(21201, "No 'To' number is specified");
-    if (/^sips?:/i.test(to)) {
-      const uri = parseUri(to);
-      if (!uri || !uri.host || uri.headers.size > 0) throw new CallRequestError(21211, `Invalid 'To': "${to}" is not a valid SIP URI`);
-      return to;
+    const { targets } = this.deps;
+    try {
+      if (/^sips?:/i.test(to)) {
+        const uri = parseUri(to);
+        if (!uri || !uri.host || uri.headers.size > 0) throw new CallRequestError(21211, `Invalid 'To': "${to}" is not a valid SIP URI`);
+        const user = targets.localUser(to);
+        if (user !== null) return this.userDevice(accountSid, user, to);
+        return [targets.sipAttempt(to, [], credentials)];
+      }
+      if (/^client:/i.test(to)) return this.userDevice(accountSid, to.slice(7), to);
+      if (isPhoneNumber(to)) return await targets.numberAttempts(accountSid, to);
+    } catch (err) {
+      if (err instanceof DialTargetError) throw new CallRequestError(21211, `Invalid 'To': ${err.message}`);
+      throw err;
     }
-    if (/^client:/i.test(to)) throw new CallRequestError(21211, `Invalid 'To': "${to}": client targets need registered SIP users, which this server does not have yet`);
-    if (PHONE_NUMBER.test(to.replace(/[\s().-]/g, ''))) {
-      throw new CallRequestError(21211, `Invalid 'To': "${to}": calls to phone numbers go through a carrier and none is configured; call a sip: URI instead`);
-    }
-    throw new CallRequestError(21211, `Invalid 'To': "${to}" is neither a phone number nor a sip: URI`);
+    throw new CallRequestError(21211, `Invalid 'To': "${to}" is neither a phone number, a client: user nor a sip: URI`);
+  }
+
+  /** A REST call reaches one device: the one that registered last (a `<Dial><Client>` rings them all). */
+  private userDevice(accountSid: string, username: string, to: string): SipAttempt[] {
+    const devices = this.deps.targets.clientAttempts(accountSid, username);
+    if (devices.length === 0) throw new CallRequestError(21211, `Invalid 'To': "${to}": ${username} has no registered device`);
+    return [devices[0]!];
   }
 
   private fromUri(from: string): string {

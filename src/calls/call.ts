@@ -21,6 +21,7 @@ import { abortable, sleep } from './abortable.js';
 import { openRecognition, transcribeAudio } from './call-speech.js';
 import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
+import type { SipResponse } from '../sip/message.js';
 import { answerOffer } from '../sip/offer-answer.js';
 import { buildCallParams } from '../webhooks/call-params.js';
 import { RtpSession } from '../media/rtp-session.js';
@@ -104,6 +105,9 @@ export class Call extends EventEmitter implements CallControl {
   endReason: string | null = null;
   /** Where status changes are posted (from the number, the application or the REST create); REST may change it. */
   statusCallback: StatusCallbackTarget | null = null;
+
+  /** Outbound: the 200 OK that answered it (its X- headers go to a Dial's action). */
+  answerResponse: SipResponse | null = null;
 
   /** Aborted when the call ends, whatever ended it. */
   private readonly lifetime = new AbortController();
@@ -230,6 +234,12 @@ export class Call extends EventEmitter implements CallControl {
     this.move({ type: 'dial' });
   }
 
+  /** Outbound: the previous attempt failed over (to the next carrier); the new INVITE is on its way. */
+  redialing(sipCallId: string, via: string | null): void {
+    this.info.sipCallId = sipCallId;
+    this.note('sip.out', { method: 'INVITE', to: this.info.to, ...(via ? { via } : {}), failover: true });
+  }
+
   /** Outbound: a provisional response (180/183) from the far end. */
   remoteRinging(status: number): void {
     this.note('sip.in', { status });
@@ -237,8 +247,9 @@ export class Call extends EventEmitter implements CallControl {
   }
 
   /** Outbound: the far end answered; the dialog and media are the call's from now on. */
-  connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string): void {
+  connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string, response: SipResponse | null = null): void {
     this.cancelDial = null;
+    this.answerResponse = response;
     this.media = this.createMedia(rtp, audio);
     this.established(this.createDialog(dialog, false, localSdp), audio, rtp.localPort, 'sip.in');
   }

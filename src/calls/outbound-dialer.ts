@@ -1,8 +1,11 @@
 /**
- * Places one outbound call (UAC): an RTP port and an SDP offer, the INVITE, provisional responses
- * as `ringing`, the ring timeout (CANCEL, then `no-answer`), and the SIP final response mapped to
- * Twilio's statuses. On answer the call owns the dialog and the media, and the application runs
- * on it exactly as on an inbound call (SendDigits first, when asked).
+ * Places one outbound call leg (UAC): an RTP port and an SDP offer, the INVITE, provisional
+ * responses as `ringing`, the ring timeout (CANCEL, then `no-answer`), and the SIP final response
+ * mapped to Twilio's statuses. A leg may have several attempts (one per carrier): an attempt that
+ * fails on the server side (5xx, 408, no response) moves on to the next with the same call, media
+ * and ring timeout; a callee's answer (486, 603...) ends the leg. On answer the call owns the dialog
+ * and the media: `connect` stops there (a `<Dial>` leg is bridged next), `dial` runs the
+ * application on it exactly as on an inbound call (SendDigits first, when asked).
  */
 import { RtpSession } from '../media/rtp-session.js';
 import { createOffer, readAnswer } from '../sip/offer-answer.js';
@@ -12,25 +15,34 @@ import type { SipResponse } from '../sip/message.js';
 import type { UnansweredOutcome } from './call-state.js';
 import type { Call, CallMediaDeps } from './call.js';
 import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './application-runner.js';
+import { failsOver, type SipAttempt } from './carrier-routes.js';
 
 export interface OutboundDialerDeps {
   /** Starts an INVITE (SipStack.invite); throws when the URI cannot be routed. */
   invite(o: InviteOptions): OutgoingInvite;
   media: CallMediaDeps;
   runner: ApplicationRunner;
+  /** An attempt with no response at all (not even 100 Trying) after this long fails over, when another remains. Default 4000. */
+  noResponseFailoverMs?: number;
 }
 
-export interface DialPlan {
-  /** Request-URI and To (a `sip:` URI). */
-  uri: string;
-  /** From header URI (`sip:user@host`), with an optional display name. */
+/** One leg to place: its attempts in order (carrier failover) and the ring timeout they share. */
+export interface LegPlan {
+  attempts: SipAttempt[];
+  /** From user part or URI: `sip:user@host` is used as is; a bare user gets the attempt's fromHost or `localHost`. */
   from: string;
   fromDisplayName: string | null;
   timeoutSeconds: number;
+}
+
+export interface DialPlan extends LegPlan {
   sendDigits: string | null;
   /** Read at the answer: a REST update while ringing may have changed it. */
   application(): ApplicationTarget | InlineDocument;
 }
+
+/** How `connect` ended: answered (the call is connected; `response` is the 200) or not (the call has ended). */
+export type LegResult = { answered: true; response: SipResponse } | { answered: false; response: SipResponse | null };
 
 /**
  * Twilio's status for a final response that is not a 2xx (twilio-voice.md §3): busy for 486/600,
@@ -46,71 +58,145 @@ export function outcomeForStatus(status: number): UnansweredOutcome {
 const quote = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
 export class OutboundDialer {
-  constructor(private readonly deps: OutboundDialerDeps) {}
+  constructor(
+    private readonly deps: OutboundDialerDeps,
+    /** Host (and port) for From URIs built from a bare user. */
+    private readonly localHost: string,
+  ) {}
 
   /** Resolves when the call has ended (answered and hung up, or never answered). Never rejects. */
   async dial(call: Call, plan: DialPlan): Promise<void> {
-    try {
-      await this.setUp(call, plan);
-    } catch (err) {
-      call.recordError(12400, `outbound call failed: ${(err as Error).message}`);
-      await call.fail('internal-error');
-    }
+    const result = await this.connect(call, plan);
+    if (result.answered) await this.runApplication(call, plan);
     await call.whenEnded();
   }
 
-  private async setUp(call: Call, plan: DialPlan): Promise<void> {
+  /** Places the leg; resolves at the answer (the call is connected) or when it ended unanswered. Never rejects. */
+  async connect(call: Call, plan: LegPlan): Promise<LegResult> {
+    try {
+      return await this.setUp(call, plan);
+    } catch (err) {
+      call.recordError(12400, `outbound call failed: ${(err as Error).message}`);
+      await call.fail('internal-error');
+      return { answered: false, response: null };
+    }
+  }
+
+  private fromHeader(plan: LegPlan, attempt: SipAttempt): string {
+    const uri = /^sips?:/i.test(plan.from) ? plan.from : `sip:${plan.from}@${attempt.fromHost ?? this.localHost}`;
+    return plan.fromDisplayName ? `${quote(plan.fromDisplayName)} <${uri}>` : uri;
+  }
+
+  private async setUp(call: Call, plan: LegPlan): Promise<LegResult> {
     const { media } = this.deps;
-    if (call.ended) return; // cancelled while queued
+    if (call.ended) return { answered: false, response: null }; // cancelled while queued
     const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
     let handedOver = false;
+    let ringTimer: NodeJS.Timeout | null = null;
     try {
-      if (call.ended) return;
+      if (call.ended) return { answered: false, response: null };
       const offer = createOffer({ address: media.publicAddress, port: rtp.localPort, sessionId: call.sdpSessionId, sessionVersion: 1 });
-      let invite: OutgoingInvite;
-      try {
-        invite = this.deps.invite({
-          uri: plan.uri,
-          from: plan.fromDisplayName ? `${quote(plan.fromDisplayName)} <${plan.from}>` : plan.from,
-          to: plan.uri,
-          body: Buffer.from(offer, 'latin1'),
-          contentType: 'application/sdp',
-        });
-      } catch (err) {
-        call.recordError(13224, `cannot route to ${plan.uri}: ${(err as Error).message}`);
-        await call.notAnswered('failed', null, 'bad-destination');
-        return;
-      }
-      call.dialing(invite.callId, () => invite.cancel());
+      let current: OutgoingInvite | null = null;
       let provisional = false;
-      invite.on('provisional', (res: SipResponse) => {
-        // 100 Trying is hop-by-hop; 180/183 mean the far end is alerting (Twilio's "ringing").
-        if (res.status <= 100 || call.ended) return;
-        if (!provisional) call.remoteRinging(res.status);
-        provisional = true;
-      });
-      const ringTimer = setTimeout(() => {
+      let timedOut = false;
+      ringTimer = setTimeout(() => {
         // Give up now whether or not the CANCEL can go yet (§9.1 defers it until a provisional).
-        invite.cancel();
+        timedOut = true;
+        current?.cancel();
         void call.notAnswered('no-answer', provisional ? 487 : 408, 'ring-timeout');
       }, plan.timeoutSeconds * 1000);
-      const outcome = await invite.done;
-      clearTimeout(ringTimer);
-      handedOver = await this.settle(call, plan, outcome, rtp, offer);
+      let last: { outcome: OutgoingInviteOutcome; attempt: SipAttempt } | null = null;
+      for (let i = 0; i < plan.attempts.length && !call.ended; i++) {
+        const attempt = plan.attempts[i]!;
+        const more = i + 1 < plan.attempts.length;
+        let invite: OutgoingInvite;
+        try {
+          invite = this.deps.invite({
+            uri: attempt.uri,
+            from: this.fromHeader(plan, attempt),
+            to: attempt.to ?? attempt.uri,
+            body: Buffer.from(offer, 'latin1'),
+            contentType: 'application/sdp',
+            headers: attempt.headers,
+            ...(attempt.dest ? { dest: attempt.dest } : {}),
+            ...(attempt.credentials ? { credentials: attempt.credentials } : {}),
+          });
+        } catch (err) {
+          call.note('error', { message: `cannot route to ${attempt.uri}: ${(err as Error).message}` });
+          if (more) continue;
+          call.recordError(13224, `cannot route to ${attempt.uri}: ${(err as Error).message}`);
+          await call.notAnswered('failed', null, 'bad-destination');
+          return { answered: false, response: null };
+        }
+        current = invite;
+        if (i === 0) call.dialing(invite.callId, () => current?.cancel());
+        else call.redialing(invite.callId, attempt.via);
+        if (attempt.via) call.note('sip.route', { via: attempt.via, uri: attempt.uri });
+        let responded = false;
+        invite.on('provisional', (res: SipResponse) => {
+          responded = true;
+          // 100 Trying is hop-by-hop; 180/183 mean the far end is alerting (Twilio's "ringing").
+          if (res.status <= 100 || call.ended) return;
+          if (!provisional) call.remoteRinging(res.status);
+          provisional = true;
+        });
+        invite.on('ended', () => (responded = true));
+        // A carrier that says nothing at all is down: try the next one without waiting for Timer B.
+        let resolveSilence!: (v: null) => void;
+        const silent = new Promise<null>((r) => (resolveSilence = r));
+        const silence = more
+          ? setTimeout(() => {
+              if (responded || call.ended) return;
+              call.note('sip.failover', { via: attempt.via, reason: 'no response' });
+              invite.cancel();
+              resolveSilence(null);
+            }, this.deps.noResponseFailoverMs ?? 4000)
+          : null;
+        const outcome = await Promise.race([invite.done, silent]);
+        if (silence) clearTimeout(silence);
+        if (outcome === null) continue;
+        last = { outcome, attempt };
+        if (more && !timedOut && !call.ended && this.shouldFailOver(outcome)) {
+          call.note('sip.failover', { via: attempt.via, status: outcome.kind === 'rejected' ? outcome.response.status : outcome.kind });
+          continue;
+        }
+        break;
+      }
+      if (ringTimer) clearTimeout(ringTimer);
+      if (!last) {
+        if (!call.ended) await call.notAnswered('failed', 408, 'no-response');
+        return { answered: false, response: null };
+      }
+      const result = await this.settle(call, last.outcome, rtp, offer, last.attempt);
+      handedOver = result.answered;
+      return result;
     } finally {
+      if (ringTimer) clearTimeout(ringTimer);
       if (!handedOver) await rtp.close();
     }
   }
 
-  /** Applies the INVITE's outcome to the call; true when the call took the RTP session. */
-  private async settle(call: Call, plan: DialPlan, outcome: OutgoingInviteOutcome, rtp: RtpSession, offer: string): Promise<boolean> {
+  private shouldFailOver(outcome: OutgoingInviteOutcome): boolean {
+    switch (outcome.kind) {
+      case 'rejected':
+        return failsOver({ kind: 'rejected', status: outcome.response.status });
+      case 'timeout':
+      case 'transport-error':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Applies the INVITE's outcome to the call. */
+  private async settle(call: Call, outcome: OutgoingInviteOutcome, rtp: RtpSession, offer: string, attempt: SipAttempt): Promise<LegResult> {
     switch (outcome.kind) {
       case 'answered': {
         const { dialog, response } = outcome;
         if (call.ended) {
           // Answered just as we gave up (timeout or REST cancel): the far end must not be left talking to nobody.
           await dialog.sendBye().catch(() => null);
-          return false;
+          return { answered: false, response };
         }
         let audio = null;
         try {
@@ -122,27 +208,26 @@ export class OutboundDialer {
           call.note('error', { message: 'the answer has no usable audio (PCMU/PCMA)' });
           await dialog.sendBye().catch(() => null);
           await call.notAnswered('failed', 488, 'no-common-codec');
-          return false;
+          return { answered: false, response };
         }
-        call.connected(dialog, rtp, audio, offer);
-        void this.runApplication(call, plan);
-        return true;
+        call.connected(dialog, rtp, audio, offer, response);
+        return { answered: true, response };
       }
       case 'rejected':
         await call.notAnswered(outcomeForStatus(outcome.response.status), outcome.response.status, `sip-${outcome.response.status}`);
-        return false;
+        return { answered: false, response: outcome.response };
       case 'cancelled':
         // Our CANCEL (REST or ring timeout) already ended the call; this only confirms it.
         await call.notAnswered('canceled', outcome.response?.status ?? 487, 'canceled');
-        return false;
+        return { answered: false, response: outcome.response };
       case 'timeout':
-        call.note('error', { message: 'no response to the INVITE' });
+        call.note('error', { message: `no response to the INVITE to ${attempt.uri}` });
         await call.notAnswered('failed', 408, 'sip-timeout');
-        return false;
+        return { answered: false, response: null };
       case 'transport-error':
-        call.note('error', { message: `cannot reach ${plan.uri}` });
+        call.note('error', { message: `cannot reach ${attempt.uri}` });
         await call.notAnswered('failed', 503, 'transport-error');
-        return false;
+        return { answered: false, response: null };
     }
   }
 
