@@ -3,7 +3,8 @@
  * (RFC 3550 §11), G.711 in and out, paced by the process-wide MediaClock.
  *
  * Sending: on every clock tick the session pulls one frame from `output` and sends it — silence
- * when nothing plays, so sequence numbers and timestamps stay continuous and NATs stay open. The
+ * when nothing plays, so sequence numbers and timestamps stay continuous and NATs stay open. A live
+ * input (a bridge's relayed audio, `setLiveInput`) fills the frames `output` leaves idle. The
  * send path reuses one packet buffer and encodes G.711 into it in place.
  *
  * Symmetric RTP (RFC 4961): we send to the address in the SDP until media arrives, then to the
@@ -67,6 +68,14 @@ export interface RtpSessionEvents {
   tick: [pcm: Int16Array, tick: number];
 }
 
+/** Audio fed into a session's send path from elsewhere (a media bridge), one frame per tick. */
+export interface LiveAudioInput {
+  /** Write the next frame into `out` and return true; return false, leaving `out` untouched, when there is none. */
+  pullFrame(out: Int16Array): boolean;
+  /** This tick's frame is not wanted (the session's own playout goes out instead): consume it without copying. */
+  skipFrame(): void;
+}
+
 export type RtpSessionErrorCode = 'RTP_BIND_FAILED' | 'RTP_ADDRESS_FAMILY';
 
 export class RtpSessionError extends Error {
@@ -123,12 +132,13 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   /** Our synchronisation source identifier (§8: chosen at random). */
   readonly ssrc = randomInt(0, 0x100000000);
   readonly cname: string;
+  /** Samples per media-clock frame at 8 kHz (160 for 20 ms). */
+  readonly samplesPerFrame: number;
 
   private readonly rtpSocket: Socket;
   private readonly rtcpSocket: Socket;
   private readonly opts: RtpSessionOptions;
   private readonly now: () => number;
-  private readonly samplesPerFrame: number;
   private readonly pcm: Int16Array;
   private readonly packet: Buffer;
   private readonly payload: Buffer;
@@ -152,6 +162,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private readonly counters = { packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0, invalidPackets: 0, sendErrors: 0 };
   private lastSendLatenessMs = 0;
   private firstPacketSeen = false;
+  private live: LiveAudioInput | null = null;
   private unsubscribe: (() => void) | null;
   private closed = false;
 
@@ -242,6 +253,20 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     if (this.sending && !wasSending) this.marker = true; // §5.1/RFC 3551 §4.1: start of a talkspurt
   }
 
+  /** The live input set by `setLiveInput`, if any. */
+  get liveInput(): LiveAudioInput | null {
+    return this.live;
+  }
+
+  /**
+   * Feed the send path from `source` on every tick `output` has nothing to play (null detaches).
+   * `output` still wins while it plays; the live frame of such a tick is skipped rather than
+   * kept, so relayed audio resumes in step afterwards instead of lagging by the prompt's length.
+   */
+  setLiveInput(source: LiveAudioInput | null): void {
+    this.live = source;
+  }
+
   stats(): RtpSessionStats {
     return {
       ...this.counters,
@@ -284,7 +309,12 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     if (this.lastTick >= 0) this.timestamp = (this.timestamp + (tick - this.lastTick) * this.samplesPerFrame) >>> 0;
     this.lastTick = tick;
     // Pull even while on hold, so plays keep time with the call instead of stalling.
-    const hasAudio = this.output.pullFrame(this.pcm);
+    let hasAudio = this.output.pullFrame(this.pcm);
+    const live = this.live;
+    if (live) {
+      if (hasAudio) live.skipFrame();
+      else hasAudio = live.pullFrame(this.pcm); // pcm is still the silence output wrote when false
+    }
     if (this.listenerCount('tick') > 0) this.emit('tick', this.pcm, tick);
     if (this.nextRtcpTick < 0) this.nextRtcpTick = tick + this.rtcpIntervalTicks();
     else if (tick >= this.nextRtcpTick) this.sendRtcpReport(tick);
