@@ -94,3 +94,22 @@ export function parseUrlAttribute(value: RawValue, label: string, name: string):
   if (s === undefined || s === '') return null;
   return checkUrlReference(s, `${label} ${name}`);
 }
+
+/**
+ * A set of names: space- or comma-separated in TwiML (`"initiated ringing"`), an array or a string in
+ * JSON; each one of `allowed`. Absent = `fallback`; duplicates are dropped, order is kept.
+ */
+export function parseNameList<T extends string>(value: RawValue, allowed: readonly T[], fallback: readonly T[], code: number, label: string, name: string): T[] {
+  if (value === undefined) return [...fallback];
+  const parts = Array.isArray(value) ? (value as unknown[]) : typeof value === 'string' ? value.split(/[\s,]+/) : null;
+  if (!parts) fail(code, `${label}: ${name} must list ${allowed.join(', ')}`);
+  const out = new Set<T>();
+  for (const part of parts) {
+    const p = typeof part === 'string' ? part.trim() : '';
+    if (p === '') continue;
+    const known = allowed.find((a) => a === p);
+    if (!known) fail(code, `${label}: unknown ${name} "${String(part)}" (use ${allowed.join(', ')})`);
+    out.add(known);
+  }
+  return [...out];
+}

@@ -52,7 +52,43 @@ const PROPERTY_CODES: Readonly<Record<string, Readonly<Record<string, number>>>>
     trim: VerbErrorCode.RecordTrim,
     transcribe: VerbErrorCode.RecordTranscribe,
   },
+  dial: {
+    action: VerbErrorCode.InvalidUrl,
+    method: VerbErrorCode.DialMethod,
+    timeout: VerbErrorCode.DialTimeout,
+    timeLimit: VerbErrorCode.DialTimeLimit,
+    callerId: VerbErrorCode.DialCallerId,
+    hangupOnStar: VerbErrorCode.DialHangupOnStar,
+    record: VerbErrorCode.DialRecord,
+    recordingStatusCallback: VerbErrorCode.InvalidUrl,
+    recordingStatusCallbackMethod: VerbErrorCode.DialMethod,
+    referUrl: VerbErrorCode.InvalidUrl,
+    referMethod: VerbErrorCode.DialMethod,
+    targets: VerbErrorCode.DialNumberFormat,
+    'targets:maxItems': VerbErrorCode.DialNestedElement,
+    'targets.number': VerbErrorCode.DialNumberFormat,
+    'targets.sendDigits': VerbErrorCode.NumberSendDigits,
+    'targets.url': VerbErrorCode.InvalidUrl,
+    'targets.statusCallback': VerbErrorCode.InvalidUrl,
+    'targets.uri': VerbErrorCode.SipUri,
+    'targets.type': VerbErrorCode.Schema,
+    'targets.identity': VerbErrorCode.Schema,
+    'targets.headers': VerbErrorCode.Schema,
+    'targets.parameters': VerbErrorCode.Schema,
+  },
+  refer: { action: VerbErrorCode.InvalidUrl, target: VerbErrorCode.SipUri },
 };
+
+/**
+ * The code for a schema failure: by the property path without array indexes (`targets.uri`),
+ * refined by keyword (`targets:maxItems`), else by the top-level property.
+ */
+function propertyCode(name: string, path: string[], keyword: string): number {
+  const codes = PROPERTY_CODES[name];
+  if (!codes) return VerbErrorCode.Schema;
+  const full = path.join('.');
+  return codes[`${full}:${keyword}`] ?? codes[full] ?? codes[path[0] ?? ''] ?? VerbErrorCode.Schema;
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -60,17 +96,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Turns the first meaningful ajv error into a coded VerbDocumentError. */
 function schemaError(name: string, index: number, errors: ErrorObject[]): VerbDocumentError | null {
-  // Unknown properties are warnings (reported by buildVerb); "anyOf" only restates its branches.
-  const relevant = errors.filter((e) => e.keyword !== 'additionalProperties');
+  // Unknown properties are warnings (reported by buildVerb); "anyOf" and "if" only restate their branches.
+  const relevant = errors.filter((e) => e.keyword !== 'additionalProperties' && e.keyword !== 'if');
   const first = relevant.find((e) => e.keyword !== 'anyOf') ?? relevant[0];
   if (!first) return null;
-  const property =
-    first.keyword === 'required' && typeof first.params.missingProperty === 'string' && first.instancePath === ''
-      ? // An anyOf of "required" means "one of these is needed": report it on the verb itself.
-        (relevant.some((e) => e.keyword === 'anyOf') ? '' : first.params.missingProperty)
-      : first.instancePath.split('/')[1] ?? '';
-  const code = PROPERTY_CODES[name]?.[property] ?? VerbErrorCode.Schema;
-  const subject = property === '' ? `"${name}"` : `"${name}".${property}`;
+  // Array indexes do not change what a property means: /targets/2/uri is "targets.uri".
+  const path = first.instancePath.split('/').slice(1).filter((p) => !/^\d+$/.test(p));
+  const missing = first.keyword === 'required' && typeof first.params.missingProperty === 'string' ? first.params.missingProperty : null;
+  // An anyOf of "required" at the top means "one of these is needed": report it on the verb itself.
+  if (missing !== null && !(path.length === 0 && relevant.some((e) => e.keyword === 'anyOf'))) path.push(missing);
+  const property = path[0] ?? '';
+  const code = propertyCode(name, path, first.keyword);
+  const subject = property === '' ? `"${name}"` : `"${name}".${path.join('.')}`;
   const detail = relevant.some((e) => e.keyword === 'anyOf') && property === '' ? 'needs url or digits' : (first.message ?? 'is invalid');
   return new VerbDocumentError(code, `${subject} (verb ${index + 1}) ${detail}`);
 }

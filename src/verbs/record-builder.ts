@@ -4,28 +4,13 @@
  */
 import { DEFAULTS, type RecordingStatusEvent } from './verb-model.js';
 import { VerbErrorCode } from './verb-errors.js';
-import type { RawValue, VerbSpec } from './verb-spec.js';
-import { fail, parseBoolean, parseCount, parseMethod, parseString, parseUrlAttribute, where } from './attribute-parsers.js';
+import type { VerbSpec } from './verb-spec.js';
+import { fail, parseBoolean, parseCount, parseMethod, parseNameList, parseString, parseUrlAttribute, where } from './attribute-parsers.js';
 
 /** Twilio's ceiling for maxLength: 24 hours. */
 const MAX_LENGTH_SECONDS = 86_400;
 const MAX_SILENCE_SECONDS = 3600;
-const STATUS_EVENTS: readonly RecordingStatusEvent[] = ['in-progress', 'completed', 'absent'];
-
-function parseEvents(value: RawValue, label: string): RecordingStatusEvent[] {
-  if (value === undefined) return ['completed'];
-  const parts = Array.isArray(value) ? value : typeof value === 'string' ? value.split(/[\s,]+/) : null;
-  if (!parts) fail(VerbErrorCode.Schema, `${label}: recordingStatusCallbackEvent must list in-progress, completed or absent`);
-  const events = new Set<RecordingStatusEvent>();
-  for (const part of parts) {
-    const p = typeof part === 'string' ? part.trim() : '';
-    if (p === '') continue;
-    const event = STATUS_EVENTS.find((e) => e === p);
-    if (!event) fail(VerbErrorCode.Schema, `${label}: unknown recordingStatusCallbackEvent "${String(part)}"`);
-    events.add(event);
-  }
-  return [...events];
-}
+export const RECORDING_STATUS_EVENTS: readonly RecordingStatusEvent[] = ['in-progress', 'completed', 'absent'];
 
 export const recordSpec: VerbSpec = {
   twiml: 'Record',
@@ -66,7 +51,7 @@ export const recordSpec: VerbSpec = {
       trim,
       recordingStatusCallback: parseUrlAttribute(values.recordingStatusCallback, label, 'recordingStatusCallback'),
       recordingStatusCallbackMethod: parseMethod(values.recordingStatusCallbackMethod, VerbErrorCode.RecordMethod, label),
-      recordingStatusCallbackEvent: parseEvents(values.recordingStatusCallbackEvent, label),
+      recordingStatusCallbackEvent: parseNameList(values.recordingStatusCallbackEvent, RECORDING_STATUS_EVENTS, ['completed'], VerbErrorCode.Schema, label, 'recordingStatusCallbackEvent'),
       transcribe: transcribing,
       transcribeCallback,
     };

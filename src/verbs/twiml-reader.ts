@@ -15,7 +15,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { PENDING_VERBS, type Verb, type VerbDocument, type VerbWarning } from './verb-model.js';
 import { VerbDocumentError, VerbErrorCode } from './verb-errors.js';
 import { SPECS_BY_TWIML, buildVerb, type VerbSpec } from './verb-builders.js';
-import type { RawNoun } from './verb-spec.js';
+import type { RawNoun, RawVerb } from './verb-spec.js';
 
 /** One node of fast-xml-parser's `preserveOrder` output. */
 type XmlNode = Record<string, unknown>;
@@ -216,7 +216,11 @@ function readVerbElement(node: XmlNode, tag: string, spec: VerbSpec, index: numb
     return buildVerb(spec, { attrs: attributesOf(node), children: nested }, { format: 'twiml', index, warnings });
   }
   if (spec.children === 'nouns') {
-    return buildVerb(spec, { attrs: attributesOf(node), nouns: readNouns(children, label, warnings, index) }, { format: 'twiml', index, warnings });
+    const textTags = new Set(spec.textNouns ?? []);
+    const keepText = textTags.has(tag);
+    const raw: RawVerb = { attrs: attributesOf(node), nouns: readNouns(keepText ? withoutText(children) : children, textTags, label, warnings, index) };
+    if (keepText) raw.content = textContent(children);
+    return buildVerb(spec, raw, { format: 'twiml', index, warnings });
   }
   const content = spec.children === 'ssml' ? readSsmlContent(children, label) : { text: readPlainContent(children, spec) };
   return buildVerb(
@@ -238,9 +242,29 @@ function elementsOf(nodes: XmlNode[], label: string, warnings: VerbWarning[], in
   return out;
 }
 
-/** Noun elements (`<Stream>` and its `<Parameter>`s), recursively; which ones are allowed is the spec's call. */
-function readNouns(nodes: XmlNode[], label: string, warnings: VerbWarning[], index: number): RawNoun[] {
-  return elementsOf(nodes, label, warnings, index).map(([node, tag]) => ({ tag, attrs: attributesOf(node), nouns: readNouns(childrenOf(node, tag), label, warnings, index) }));
+function withoutText(nodes: XmlNode[]): XmlNode[] {
+  return nodes.filter((n) => textOf(n, tagOf(n)) === undefined);
+}
+
+/** The text directly inside an element (its child elements' text excluded). */
+function textContent(nodes: XmlNode[]): string {
+  let text = '';
+  for (const node of nodes) text += textOf(node, tagOf(node)) ?? '';
+  return text;
+}
+
+/**
+ * Noun elements (`<Stream>` and its `<Parameter>`s, `<Dial>`'s `<Number>`...), recursively; which
+ * ones are allowed is the spec's call. Text is kept for the tags in `textTags`, else warned about.
+ */
+function readNouns(nodes: XmlNode[], textTags: ReadonlySet<string>, label: string, warnings: VerbWarning[], index: number): RawNoun[] {
+  return elementsOf(nodes, label, warnings, index).map(([node, tag]) => {
+    const children = childrenOf(node, tag);
+    const keepText = textTags.has(tag);
+    const noun: RawNoun = { tag, attrs: attributesOf(node), nouns: readNouns(keepText ? withoutText(children) : children, textTags, label, warnings, index) };
+    if (keepText) noun.text = textContent(children);
+    return noun;
+  });
 }
 
 /** Verbs nested in a verb (`<Gather><Say/><Play/></Gather>`): only the spec's `nestable` ones. */

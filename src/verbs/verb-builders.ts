@@ -12,6 +12,8 @@ import type { Verb } from './verb-model.js';
 import { gatherSpec } from './gather-builder.js';
 import { recordSpec } from './record-builder.js';
 import { connectSpec, startSpec, stopSpec } from './stream-builder.js';
+import { dialSpec } from './dial-builder.js';
+import { referSpec } from './refer-builder.js';
 import {
   DIGITS_PATTERN,
   LANGUAGE_PATTERN,
@@ -128,7 +130,7 @@ const redirect: VerbSpec = {
   },
 };
 
-const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec, recordSpec, startSpec, stopSpec, connectSpec];
+const SPECS: readonly VerbSpec[] = [say, play, pause, hangup, reject, redirect, gatherSpec, recordSpec, startSpec, stopSpec, connectSpec, dialSpec, referSpec];
 export const SPECS_BY_TWIML: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.twiml, s]));
 export const SPECS_BY_JSON: ReadonlyMap<string, VerbSpec> = new Map(SPECS.map((s) => [s.json, s]));
 

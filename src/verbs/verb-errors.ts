@@ -12,6 +12,25 @@ export const VerbErrorCode = {
   InvalidRoot: 12102,
   /** Schema validation: unknown verb, verb not supported yet, bad nesting, bad value without a more specific code. */
   Schema: 12200,
+  /** `<Dial>` (132xx): method, timeout (5-600), hangupOnStar, callerId, a nested element it cannot hold or more than 10 nouns, timeLimit, record. */
+  DialMethod: 13210,
+  DialTimeout: 13212,
+  DialHangupOnStar: 13213,
+  DialCallerId: 13214,
+  DialNestedElement: 13215,
+  DialTimeLimit: 13216,
+  DialRecord: 13217,
+  /** `<Number>`: url/method (whisper and status callback methods), sendDigits. */
+  NumberMethod: 13221,
+  NumberSendDigits: 13222,
+  /** No number to dial (empty `<Dial>`, empty `<Number>`) or not `+?[0-9*#]+` once spaces, dashes, dots and parentheses are removed. */
+  DialNumberFormat: 13223,
+  /** `<Sip>`: the URI is not a `sip:`/`sips:` URI with a host, or its header part cannot be decoded. */
+  SipUri: 13243,
+  /** `<Sip>`: the header part of the URI (and `<Headers>`) exceeds 1024 characters. */
+  SipTooManyHeaders: 13251,
+  /** `<Sip>`: a header that is neither `X-*` nor one Twilio lets through (User-to-User, Remote-Party-ID, P-Preferred-Identity, P-Called-Party-ID). */
+  SipHeaderName: 13252,
   GatherFinishOnKey: 13310,
   GatherMethod: 13312,
   GatherTimeout: 13313,

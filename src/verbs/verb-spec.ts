@@ -25,6 +25,8 @@ export interface RawNoun {
   tag: string;
   attrs: Record<string, RawValue>;
   nouns: RawNoun[];
+  /** Text content, kept only for tags the spec lists in `textNouns` (`<Number>+1555...</Number>`). */
+  text?: string;
 }
 
 export interface BuildContext {
@@ -48,6 +50,12 @@ export interface VerbSpec {
   children: 'none' | 'ssml' | 'verbs' | 'nouns';
   /** For `children: 'nouns'`: JSON properties that hold the nouns (e.g. `streams`). */
   nounProperties?: readonly string[];
+  /**
+   * For `children: 'nouns'`: TwiML tags whose text content is meaningful (`Number`, `Sip`...); the
+   * verb's own tag here means its text goes to `RawVerb.content` (`<Dial>+1555...</Dial>`). Text
+   * anywhere else is ignored with a 12200 warning.
+   */
+  textNouns?: readonly string[];
   /** For `children: 'verbs'`: the verbs that may be nested (others are error `nestingCode`). */
   nestable?: readonly VerbName[];
   nestingCode?: number;
