@@ -1,6 +1,7 @@
 /**
  * SIP dialogs (RFC 3261 §12) for both roles, with the UAS 2xx/ACK reliability of §13.3.1.4 and
- * the in-dialog request handling of §12.2.2, §14 (re-INVITE) and §15 (BYE).
+ * the in-dialog request handling of §12.2.2, §14 (re-INVITE) and §15 (BYE), plus REFER (RFC 3515)
+ * and NOTIFY (RFC 6665) handed to listeners.
  *
  * A Dialog holds the dialog state (Call-ID, tags, local/remote URI, remote target, route set,
  * local/remote CSeq), builds in-dialog requests (§12.2.1.1, loose and strict routing) and turns
@@ -25,6 +26,10 @@ export interface DialogEvents {
   reinvite: [req: SipRequest, respond: Responder];
   info: [req: SipRequest, respond: Responder];
   options: [req: SipRequest, respond: Responder];
+  /** In-dialog REFER (RFC 3515); without a listener it is refused with 405. */
+  refer: [req: SipRequest, respond: Responder];
+  /** In-dialog NOTIFY (RFC 6665, e.g. REFER progress); without a listener: 481, no subscription. */
+  notify: [req: SipRequest, respond: Responder];
   terminated: [reason: 'bye-received' | 'bye-sent' | 'ack-timeout' | 'request-failed' | 'stack-stopped'];
 }
 
@@ -33,6 +38,8 @@ export interface DialogHost {
   readonly clock: Clock;
   readonly timers: TimerConfig;
   readonly userAgent?: string;
+  /** Methods for the Allow header of a 405 (§8.2.1). */
+  readonly allowedMethods?: readonly string[];
   contact(transport: SipAddress['transport']): string;
   /** Adds a Via, runs a client transaction; resolves with the final response, or null on timeout/transport error. */
   request(req: SipRequest, dest: SipAddress): Promise<SipResponse | null>;
@@ -228,8 +235,10 @@ export class Dialog extends EventEmitter<DialogEvents> {
         this.ackInvite(seq);
       }
     }
-    // §12.2.1.2: 481 or 408 (and no answer at all) end the dialog.
-    if (method !== 'BYE' && (!res || res.status === 481 || res.status === 408)) this.terminate('request-failed');
+    // §12.2.1.2: 481 or 408 (and no answer at all) end the dialog. A NOTIFY's 481 only ends its
+    // subscription, not the dialog it shares with the call (RFC 5057 §5.6, RFC 6665 §4.1.3).
+    const usageOnly = method === 'NOTIFY' && res !== null && res.status === 481;
+    if (method !== 'BYE' && !usageOnly && (!res || res.status === 481 || res.status === 408)) this.terminate('request-failed');
     return res;
   }
 
@@ -260,21 +269,30 @@ export class Dialog extends EventEmitter<DialogEvents> {
       case 'INVITE':
         return this.handleReinvite(req, cseq.seq, ctx);
       case 'INFO':
-      case 'OPTIONS': {
-        const event = req.method === 'INFO' ? 'info' : 'options';
+      case 'OPTIONS':
+      case 'REFER':
+      case 'NOTIFY': {
+        const event = ({ INFO: 'info', OPTIONS: 'options', REFER: 'refer', NOTIFY: 'notify' } as const)[req.method];
         let answered = false;
         const respond: Responder = (status, opts) => {
           if (answered) return;
           answered = true;
           reply(status, opts);
         };
-        if (this.listenerCount(event) === 0) return respond(200);
-        this.emit(event, req, respond);
-        return;
+        if (this.listenerCount(event) > 0) return void this.emit(event, req, respond);
+        if (event === 'refer') return respond(405, { headers: [this.allowHeader(['REFER'])] });
+        if (event === 'notify') return respond(481); // RFC 6665 §4.1.3: no subscription here
+        return respond(200);
       }
       default:
-        return reply(405);
+        return reply(405, { headers: [this.allowHeader([])] });
     }
+  }
+
+  /** Allow for a 405: what the stack allows, minus what this dialog does not handle. */
+  private allowHeader(without: string[]): HeaderField {
+    const methods = (this.host.allowedMethods ?? ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO']).filter((m) => !without.includes(m));
+    return { name: 'Allow', value: methods.join(', ') };
   }
 
   /** ACK for a 2xx we sent (initial INVITE or re-INVITE). */

@@ -6,13 +6,19 @@
  * it copies the INVITE's Request-URI, Call-ID, From, To, CSeq number, Route and top Via (same
  * branch). If no final response arrives 64*T1 after the CANCEL, the INVITE is given up.
  * A 2xx after cancel(), or from a second fork (§13.2.2.4), is ACKed and then ended with BYE.
+ *
+ * §22.2/§22.3: with credentials, a 401/407 is answered by a new INVITE (same Call-ID, From tag and
+ * To; CSeq+1; a new branch) carrying Authorization / Proxy-Authorization. Each challenge (header
+ * kind + realm) is answered once; a repeated one only when it says stale=true (RFC 7616 §3.3),
+ * so a wrong password ends as `rejected` with the second 401/407.
  */
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from './clock.js';
 import type { ClientTransactionUser } from './client-invite-transaction.js';
 import type { Dialog } from './dialog.js';
+import { authorizationFor, parseCredentials, pickChallenge, type DigestChallenge } from './digest.js';
 import { getTag, parseCSeq, splitHeaderValues } from './header-values.js';
-import { createRequest, type HeaderField, type SipAddress, type SipRequest, type SipResponse } from './message.js';
+import { createRequest, SipHeaders, type HeaderField, type SipAddress, type SipRequest, type SipResponse } from './message.js';
 import type { ClientTransaction } from './transaction-layer.js';
 import type { TimerConfig } from './transaction-timers.js';
 import { ClientInviteTransaction } from './client-invite-transaction.js';
@@ -28,6 +34,8 @@ export interface OutgoingInviteEvents {
   provisional: [res: SipResponse];
   answered: [res: SipResponse, dialog: Dialog];
   rejected: [res: SipResponse];
+  /** A 401/407 challenge is being answered by a new INVITE. */
+  auth: [challenge: DigestChallenge];
   ended: [outcome: OutgoingInviteOutcome];
 }
 
@@ -55,6 +63,14 @@ export function buildCancel(invite: SipRequest): SipRequest {
   return createRequest('CANCEL', invite.uri, fields);
 }
 
+export interface DigestUserCredentials {
+  username: string;
+  password: string;
+}
+
+/** Most INVITEs one call sends for authentication (proxy + UAS realms, plus stale nonces). */
+const MAX_AUTH_ATTEMPTS = 4;
+
 export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
   readonly callId: string;
   readonly done: Promise<OutgoingInviteOutcome>;
@@ -67,9 +83,23 @@ export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
   private provisionalSeen = false;
   private cancelState: 'none' | 'deferred' | 'sent' = 'none';
   private cancelGuard: TimerHandle | null = null;
+  /** The INVITE in flight: replaced by each authenticated retry. */
+  private current: SipRequest;
+  /** Increments per INVITE sent; callbacks of earlier transactions are ignored. */
+  private attempt = 0;
+  /** Challenges answered, by `401|realm` / `407|realm`. */
+  private readonly answered = new Set<string>();
+  /** nc per nonce (RFC 7616 §3.4: counts the requests sent with that nonce). */
+  private readonly nonceCounts = new Map<string, number>();
 
-  constructor(private readonly host: OutgoingInviteHost, readonly request: SipRequest, readonly dest: SipAddress) {
+  constructor(
+    private readonly host: OutgoingInviteHost,
+    request: SipRequest,
+    readonly dest: SipAddress,
+    private readonly credentials: DigestUserCredentials | null = null,
+  ) {
     super();
+    this.current = request;
     this.callId = request.headers.get('call-id') ?? '';
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -80,14 +110,24 @@ export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
     return this.dialogValue;
   }
 
+  /** The INVITE currently in flight (the authenticated one after a challenge). */
+  get request(): SipRequest {
+    return this.current;
+  }
+
   get cancelRequested(): boolean {
     return this.cancelState !== 'none';
   }
 
   start(): void {
-    this.tx = this.host.startClient(this.request, this.dest, {
-      onResponse: (res) => this.handleResponse(res),
+    const attempt = ++this.attempt;
+    this.provisionalSeen = false;
+    this.tx = this.host.startClient(this.current, this.dest, {
+      onResponse: (res) => {
+        if (attempt === this.attempt) this.handleResponse(res);
+      },
       onTerminated: (reason) => {
+        if (attempt !== this.attempt) return; // an earlier, challenged INVITE's transaction ending
         if (reason === 'timeout') this.finish(this.cancelState === 'none' ? { kind: 'timeout' } : { kind: 'cancelled', response: null });
         else if (reason === 'transport-error') this.finish({ kind: 'transport-error' });
         this.host.finished(this);
@@ -128,6 +168,7 @@ export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
     }
     this.clearGuard();
     if (res.status >= 300) {
+      if ((res.status === 401 || res.status === 407) && this.cancelState === 'none' && !this.outcome && this.retryWithAuth(res)) return;
       if (this.cancelState !== 'none' && res.status === 487) this.finish({ kind: 'cancelled', response: res });
       else {
         if (!this.outcome) this.emit('rejected', res);
@@ -157,6 +198,34 @@ export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
     this.finish({ kind: 'answered', response: res, dialog });
   }
 
+  /** Sends the INVITE again answering the challenge in `res` (§22.2); false when it must not be answered. */
+  private retryWithAuth(res: SipResponse): boolean {
+    if (!this.credentials || this.attempt >= MAX_AUTH_ATTEMPTS) return false;
+    const proxy = res.status === 407;
+    const challenge = pickChallenge(res.headers.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate'));
+    if (!challenge) return false;
+    const key = `${res.status}|${challenge.realm}`;
+    if (this.answered.has(key) && !challenge.stale) return false; // refused: the password is wrong
+    this.answered.add(key);
+    const nc = (this.nonceCounts.get(challenge.nonce) ?? 0) + 1;
+    this.nonceCounts.set(challenge.nonce, nc);
+    const prev = this.current;
+    const headers = new SipHeaders(prev.headers.fields.map((f) => ({ ...f })));
+    headers.delete('via'); // the stack adds a Via with a new branch: a new transaction (§8.1.3.5)
+    const seq = parseCSeq(prev.headers.get('cseq') ?? '')?.seq ?? 1;
+    headers.set('CSeq', `${seq + 1} INVITE`);
+    // Replace only our earlier answer for the same realm; credentials for other realms stay (§22.3).
+    const name = proxy ? 'Proxy-Authorization' : 'Authorization';
+    const kept = headers.getAll(name).filter((v) => parseCredentials(v)?.realm !== challenge.realm);
+    headers.delete(name);
+    for (const v of kept) headers.append(name, v);
+    headers.append(name, authorizationFor(challenge, this.credentials, 'INVITE', prev.uri, nc));
+    this.current = { ...prev, headers };
+    this.emit('auth', challenge);
+    this.start();
+    return true;
+  }
+
   private finish(outcome: OutgoingInviteOutcome): void {
     if (this.outcome) return;
     this.outcome = outcome;
@@ -169,3 +238,4 @@ export class OutgoingInvite extends EventEmitter<OutgoingInviteEvents> {
     this.cancelGuard = null;
   }
 }
+

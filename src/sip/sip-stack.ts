@@ -3,6 +3,7 @@
  * cores and dialogs, and answers what an endpoint must answer on its own (RFC 3261 §8.2):
  * stateless 400 for unparseable requests, validator rejections, OPTIONS (§11.2), 405/501 with
  * Allow, 481 for unknown dialogs/transactions, CANCEL (§9.2), and 503 when the tables are full.
+ * REGISTER is handed to 'register' listeners (a registrar above this layer); without one it is 405.
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
@@ -10,13 +11,14 @@ import { ClientTransactionHandle } from './client-transaction-handle.js';
 import type { ClientTransactionUser } from './client-invite-transaction.js';
 import { Dialog, dialogKey, uacDialogInit, uasDialogInit, uriAddress, type DialogHost } from './dialog.js';
 import { getTag, parseCSeq, type Via } from './header-values.js';
-import { newBranch, newCallId, newTag } from './ids.js';
+import { newBranch, newTag } from './ids.js';
 import { IncomingInvite, type IncomingInviteHost } from './incoming-invite.js';
-import { createRequest, type HeaderField, type SipAddress, type SipRequest, type SipResponse } from './message.js';
-import { OutgoingInvite, type OutgoingInviteHost } from './outgoing-invite.js';
+import type { HeaderField, SipAddress, SipRequest, SipResponse } from './message.js';
+import { OutgoingInvite, type DigestUserCredentials, type OutgoingInviteHost } from './outgoing-invite.js';
 import type { SipParseError } from './parser.js';
 import { isKnownMethod, isResponseAcceptable, validateRequest } from './request-validator.js';
-import { buildResponse, type ResponseOptions } from './responses.js';
+import { buildOutOfDialogRequest, type OutOfDialogRequestOptions } from './request-builder.js';
+import { buildResponse, type Responder, type ResponseOptions } from './responses.js';
 import { ServerInviteTransaction } from './server-invite-transaction.js';
 import { serverTransactionKey, TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction-layer.js';
 import type { TimerConfig } from './transaction-timers.js';
@@ -46,6 +48,8 @@ export interface SipStackOptions {
 export interface SipStackEvents {
   invite: [inv: IncomingInvite];
   request: [req: SipRequest, source: SipAddress];
+  /** Out-of-dialog REGISTER; the listener must call `respond` once (REGISTER is 405 while nobody listens). */
+  register: [req: SipRequest, source: SipAddress, respond: Responder];
   response: [res: SipResponse, source: SipAddress];
   'request-sent': [req: SipRequest, dest: SipAddress];
   'response-sent': [res: SipResponse, dest: SipAddress];
@@ -60,19 +64,22 @@ export interface InviteOptions {
   contentType: string;
   headers?: HeaderField[];
   dest?: SipAddress;
+  /** Answer 401/407 challenges with these (§22.2). */
+  credentials?: DigestUserCredentials;
 }
 
 export class SipConfigError extends Error {
   readonly code = 'SIP_BAD_DESTINATION';
 }
 
-const DEFAULT_ALLOWED = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO'];
-const nameAddr = (v: string): string => (v.includes('<') ? v : `<${v}>`);
+const DEFAULT_ALLOWED = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'INFO', 'REFER', 'NOTIFY'];
 
 export class SipStack extends EventEmitter<SipStackEvents> {
   readonly clock: Clock;
-  readonly allowedMethods: readonly string[];
   readonly userAgent: string;
+  /** Allowed methods without / with REGISTER (which depends on a 'register' listener). */
+  private readonly baseAllowed: readonly string[];
+  private readonly withRegister: readonly string[];
   private readonly transport: TransportLayer;
   private readonly transactions: TransactionLayer;
   private readonly dialogs = new Map<string, Dialog>();
@@ -87,13 +94,17 @@ export class SipStack extends EventEmitter<SipStackEvents> {
   constructor(private readonly opts: SipStackOptions) {
     super();
     this.clock = opts.clock ?? systemClock;
-    this.allowedMethods = opts.allowedMethods ?? DEFAULT_ALLOWED;
+    this.baseAllowed = (opts.allowedMethods ?? DEFAULT_ALLOWED).filter((m) => m !== 'REGISTER');
+    this.withRegister = [...this.baseAllowed, 'REGISTER'];
     this.userAgent = opts.userAgent ?? 'Patchbay';
     this.publicHost = opts.publicHost ?? opts.host;
+    const stack = this;
     this.validatorOpts = {
       supportedExtensions: opts.supportedExtensions ?? [],
       acceptedContentTypes: opts.acceptedContentTypes ?? { INVITE: ['application/sdp'] },
-      allowedMethods: [...this.allowedMethods],
+      get allowedMethods() {
+        return [...stack.allowedMethods];
+      },
     };
     this.transport = new TransportLayer({ host: opts.host, port: opts.port, clock: this.clock, idleTimeoutMs: opts.tcpIdleTimeoutMs });
     this.transactions = new TransactionLayer({ clock: this.clock, transport: this.transport, timers: opts.timers, maxTransactions: opts.maxTransactions });
@@ -104,9 +115,11 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       onSent: (msg, dest) => (msg.kind === 'request' ? this.emit('request-sent', msg, dest) : this.emit('response-sent', msg, dest)),
       onTransportError: (err, peer) => this.emit('transport-error', err, peer),
     };
-    const stack = this;
     this.dialogHost = {
       clock: this.clock,
+      get allowedMethods() {
+        return stack.allowedMethods;
+      },
       timers: this.transactions.timers,
       userAgent: this.userAgent,
       contact: (t) => this.contactUri(t),
@@ -124,7 +137,9 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       get userAgent() {
         return stack.userAgent;
       },
-      allowedMethods: this.allowedMethods,
+      get allowedMethods() {
+        return stack.allowedMethods;
+      },
       contact: (t) => this.contactUri(t),
       createUasDialog: (inv, res) => {
         const init = uasDialogInit(inv.request, res, inv.source.transport);
@@ -142,6 +157,11 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       },
       finished: (inv) => this.outgoing.delete(inv),
     };
+  }
+
+  /** Methods we accept (Allow header); REGISTER only while a 'register' listener exists. */
+  get allowedMethods(): readonly string[] {
+    return this.listenerCount('register') > 0 ? this.withRegister : this.baseAllowed;
   }
 
   get udpPort(): number {
@@ -190,24 +210,20 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     return handle;
   }
 
+  /**
+   * An out-of-dialog request with our defaults (new Call-ID and From tag unless given, our
+   * Contact for `transport`, User-Agent), ready for `sendRequest`.
+   */
+  buildRequest(method: string, o: OutOfDialogRequestOptions, transport: SipAddress['transport'] = 'udp'): SipRequest {
+    return buildOutOfDialogRequest(method, o, { host: this.publicHost, contact: this.contactUri(transport), userAgent: this.userAgent, allow: this.allowedMethods });
+  }
+
   /** Starts an INVITE as UAC. */
   invite(o: InviteOptions): OutgoingInvite {
     const dest = o.dest ?? uriAddress(o.uri, 'udp');
     if (!dest) throw new SipConfigError(`cannot route to ${o.uri}`);
-    const fields: HeaderField[] = [
-      { name: 'Max-Forwards', value: '70' },
-      { name: 'From', value: `${nameAddr(o.from)};tag=${newTag()}` },
-      { name: 'To', value: nameAddr(o.to) },
-      { name: 'Call-ID', value: newCallId(this.publicHost) },
-      { name: 'CSeq', value: '1 INVITE' },
-      { name: 'Contact', value: `<${this.contactUri(dest.transport)}>` },
-      { name: 'Allow', value: this.allowedMethods.join(', ') },
-      { name: 'User-Agent', value: this.userAgent },
-      ...(o.headers ?? []),
-    ];
-    const req = createRequest('INVITE', o.uri, fields, o.body);
-    if (o.body.length > 0) req.headers.append('Content-Type', o.contentType);
-    const inv = new OutgoingInvite(this.outgoingHost, req, dest);
+    const req = this.buildRequest('INVITE', { uri: o.uri, from: o.from, to: o.to, headers: o.headers, body: o.body, contentType: o.contentType }, dest.transport);
+    const inv = new OutgoingInvite(this.outgoingHost, req, dest, o.credentials ?? null);
     this.outgoing.add(inv);
     inv.start();
     return inv;
@@ -282,6 +298,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     if (rejection) return reply(rejection.status, { reason: rejection.reason, headers: rejection.headers });
     if (!this.allowedMethods.includes(req.method)) return reply(isKnownMethod(req.method) ? 405 : 501, { headers: [this.allowHeader()] });
     if (req.method === 'CANCEL') return this.onCancel(req, via, reply);
+    if (req.method === 'REGISTER') return this.onRegister(req, source, reply);
     const toTag = getTag(req.headers.get('to') ?? '');
     if (toTag) {
       const dialog = this.findDialog(req);
@@ -313,6 +330,17 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     this.emit('invite', inv);
   }
 
+  /** A registrar above decides; `respond` is once-only, like the in-dialog responders. */
+  private onRegister(req: SipRequest, source: SipAddress, reply: (status: number, opts?: ResponseOptions) => void): void {
+    let answered = false;
+    const respond: Responder = (status, opts) => {
+      if (answered) return;
+      answered = true;
+      reply(status, opts);
+    };
+    this.emit('register', req, source, respond);
+  }
+
   /** §9.2: 200 to the CANCEL; the INVITE gets 487 if it has no final response yet. */
   private onCancel(req: SipRequest, via: Via, reply: (status: number) => void): void {
     const inviteTx = this.transactions.findInviteForCancel(req, via);
@@ -337,3 +365,5 @@ export { IncomingInvite } from './incoming-invite.js';
 export { OutgoingInvite, type OutgoingInviteOutcome } from './outgoing-invite.js';
 export { ClientTransactionHandle } from './client-transaction-handle.js';
 export type { Responder, ResponseOptions } from './responses.js';
+export type { DigestUserCredentials } from './outgoing-invite.js';
+export type { OutOfDialogRequestOptions } from './request-builder.js';
