@@ -191,15 +191,17 @@ export async function selectApplications(
   return { items: rows.map(rowToApplication), nextPageToken };
 }
 
-/** Numbers pointing at the application fall back to their own voice settings, in the same transaction. */
+/** Numbers and SIP users pointing at the application fall back to their own voice settings, in the same transaction. */
 export async function removeApplication(db: SqlDatabase, accountSid: string, sid: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const { rows } = await tx.query('SELECT 1 FROM applications WHERE sid = $1 AND account_sid = $2 FOR UPDATE', [sid, accountSid]);
     if (rows.length === 0) return false;
-    await tx.query(
-      'UPDATE incoming_numbers SET voice_application_sid = NULL, date_updated = now() WHERE account_sid = $1 AND voice_application_sid = $2',
-      [accountSid, sid],
-    );
+    for (const table of ['incoming_numbers', 'sip_users']) {
+      await tx.query(
+        `UPDATE ${table} SET voice_application_sid = NULL, date_updated = now() WHERE account_sid = $1 AND voice_application_sid = $2`,
+        [accountSid, sid],
+      );
+    }
     await tx.query('DELETE FROM applications WHERE sid = $1', [sid]);
     return true;
   });

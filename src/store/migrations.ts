@@ -154,11 +154,67 @@ CREATE INDEX calls_account_parent_start_idx ON calls (account_sid, parent_call_s
   WHERE parent_call_sid IS NOT NULL;
 `;
 
+// Carriers (SIP trunks) and SIP users. A user's username is unique across the server: it is the
+// registrar's key, and `client:alice` must name one user. Cross-field rules are named CHECKs so
+// carrier-sql.ts can say which rule a patch broke (a patch sees only the fields it changes).
+// Like numbers, a user may point only at an application of its own account.
+const CARRIERS_SIP_USERS = `
+CREATE TABLE carriers (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  friendly_name text NOT NULL,
+  host text NOT NULL CHECK (host <> ''),
+  port integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
+  transport text NOT NULL CHECK (transport IN ('udp', 'tcp')),
+  username text,
+  password text,
+  register boolean NOT NULL,
+  register_expires integer NOT NULL CHECK (register_expires BETWEEN 60 AND 86400),
+  prefixes text[] NOT NULL,
+  priority integer NOT NULL CHECK (priority BETWEEN 0 AND 1000),
+  inbound_addresses text[] NOT NULL,
+  from_domain text,
+  tech_prefix text NOT NULL,
+  enabled boolean NOT NULL,
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT carriers_credentials_check CHECK ((username IS NULL) = (password IS NULL)),
+  CONSTRAINT carriers_register_check CHECK (NOT register OR username IS NOT NULL)
+);
+CREATE INDEX carriers_account_created_idx ON carriers (account_sid, date_created DESC, sid DESC);
+-- Outbound selection reads an account's enabled carriers in priority order.
+CREATE INDEX carriers_enabled_idx ON carriers (account_sid, priority, date_created, sid) WHERE enabled;
+CREATE TABLE sip_users (
+  sid text PRIMARY KEY,
+  account_sid text NOT NULL,
+  username text NOT NULL CONSTRAINT sip_users_username_key UNIQUE,
+  friendly_name text NOT NULL,
+  realm text NOT NULL,
+  ha1_md5 text NOT NULL CHECK (ha1_md5 ~ '^[0-9a-f]{32}$'),
+  ha1_sha256 text NOT NULL CHECK (ha1_sha256 ~ '^[0-9a-f]{64}$'),
+  voice_application_sid text,
+  voice_url text,
+  voice_method text NOT NULL CHECK (voice_method IN ('GET', 'POST')),
+  voice_fallback_url text,
+  voice_fallback_method text NOT NULL CHECK (voice_fallback_method IN ('GET', 'POST')),
+  status_callback text,
+  status_callback_method text NOT NULL CHECK (status_callback_method IN ('GET', 'POST')),
+  date_created timestamptz NOT NULL DEFAULT now(),
+  date_updated timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT sip_users_application_fkey FOREIGN KEY (account_sid, voice_application_sid)
+    REFERENCES applications (account_sid, sid)
+);
+CREATE INDEX sip_users_account_created_idx ON sip_users (account_sid, date_created DESC, sid DESC);
+-- deleteApplication finds the users pointing at it.
+CREATE INDEX sip_users_application_idx ON sip_users (voice_application_sid) WHERE voice_application_sid IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'recordings', sql: RECORDINGS },
   { version: 3, name: 'account speech settings', sql: ACCOUNT_SPEECH_SETTINGS },
   { version: 4, name: 'numbers, applications, api keys', sql: NUMBERS_APPLICATIONS_API_KEYS },
+  { version: 5, name: 'carriers, sip users', sql: CARRIERS_SIP_USERS },
 ];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */

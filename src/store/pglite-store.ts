@@ -8,6 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { acquireLock, releaseLock } from './data-dir-lock.js';
+import { PgliteConfigRequests } from './pglite-config-requests.js';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -18,30 +19,17 @@ import {
   type Account,
   type AccountSpeechSettings,
   type AccountStore,
-  type ApiKeyRecord,
-  type ApiKeyStore,
-  type ApplicationPatch,
-  type ApplicationRecord,
-  type ApplicationStore,
   type CallEvent,
   type CallListQuery,
   type CallPage,
   type CallRecord,
   type CallStore,
-  type IncomingNumberPatch,
-  type IncomingNumberRecord,
-  type NumberStore,
   type RecordingListQuery,
   type RecordingPage,
   type RecordingPatch,
   type RecordingRecord,
   type RecordingStore,
-  type ResourceListQuery,
-  type ResourcePage,
-  type StoredApiKeyRecord,
-  type StoredApplicationRecord,
   type StoredCallRecord,
-  type StoredIncomingNumberRecord,
   type StoredRecordingRecord,
 } from './store-types.js';
 
@@ -67,7 +55,8 @@ function spawnWorker(init: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
 
-export class PgliteStore implements CallStore, AccountStore, RecordingStore, NumberStore, ApplicationStore, ApiKeyStore {
+/** Calls, accounts and recordings here; the configuration resources' methods come from PgliteConfigRequests. */
+export class PgliteStore extends PgliteConfigRequests implements CallStore, AccountStore, RecordingStore {
   private readonly pending = new Map<number, Pending>();
   private outbox: StoreRequest[] = [];
   private flushScheduled = false;
@@ -80,6 +69,7 @@ export class PgliteStore implements CallStore, AccountStore, RecordingStore, Num
     private readonly worker: Worker,
     private readonly lockPath: string,
   ) {
+    super();
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'responses') {
         this.counters.writeTransactions += m.writeTransactions;
@@ -209,76 +199,6 @@ export class PgliteStore implements CallStore, AccountStore, RecordingStore, Num
     return this.request({ op: 'listInProgressRecordings' }) as Promise<StoredRecordingRecord[]>;
   }
 
-  // Configuration resources: one request each, never coalesced (see ResourceOp in the worker).
-
-  createNumber(rec: IncomingNumberRecord): Promise<StoredIncomingNumberRecord> {
-    return this.request({ op: 'createNumber', rec }) as Promise<StoredIncomingNumberRecord>;
-  }
-
-  updateNumber(accountSid: string, sid: string, patch: IncomingNumberPatch): Promise<StoredIncomingNumberRecord | null> {
-    return this.request({ op: 'updateNumber', accountSid, sid, patch }) as Promise<StoredIncomingNumberRecord | null>;
-  }
-
-  getNumber(accountSid: string, sid: string): Promise<StoredIncomingNumberRecord | null> {
-    return this.request({ op: 'getNumber', accountSid, sid }) as Promise<StoredIncomingNumberRecord | null>;
-  }
-
-  findNumber(phoneNumber: string): Promise<StoredIncomingNumberRecord | null> {
-    return this.request({ op: 'findNumber', phoneNumber }) as Promise<StoredIncomingNumberRecord | null>;
-  }
-
-  listNumbers(q: ResourceListQuery & { phoneNumber?: string; friendlyName?: string }): Promise<ResourcePage<StoredIncomingNumberRecord>> {
-    return this.request({ op: 'listNumbers', q }) as Promise<ResourcePage<StoredIncomingNumberRecord>>;
-  }
-
-  deleteNumber(accountSid: string, sid: string): Promise<boolean> {
-    return this.request({ op: 'deleteNumber', accountSid, sid }) as Promise<boolean>;
-  }
-
-  createApplication(rec: ApplicationRecord): Promise<StoredApplicationRecord> {
-    return this.request({ op: 'createApplication', rec }) as Promise<StoredApplicationRecord>;
-  }
-
-  updateApplication(accountSid: string, sid: string, patch: ApplicationPatch): Promise<StoredApplicationRecord | null> {
-    return this.request({ op: 'updateApplication', accountSid, sid, patch }) as Promise<StoredApplicationRecord | null>;
-  }
-
-  getApplication(accountSid: string, sid: string): Promise<StoredApplicationRecord | null> {
-    return this.request({ op: 'getApplication', accountSid, sid }) as Promise<StoredApplicationRecord | null>;
-  }
-
-  listApplications(q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredApplicationRecord>> {
-    return this.request({ op: 'listApplications', q }) as Promise<ResourcePage<StoredApplicationRecord>>;
-  }
-
-  deleteApplication(accountSid: string, sid: string): Promise<boolean> {
-    return this.request({ op: 'deleteApplication', accountSid, sid }) as Promise<boolean>;
-  }
-
-  createApiKey(rec: ApiKeyRecord): Promise<StoredApiKeyRecord> {
-    return this.request({ op: 'createApiKey', rec }) as Promise<StoredApiKeyRecord>;
-  }
-
-  findApiKey(sid: string): Promise<StoredApiKeyRecord | null> {
-    return this.request({ op: 'findApiKey', sid }) as Promise<StoredApiKeyRecord | null>;
-  }
-
-  getApiKey(accountSid: string, sid: string): Promise<StoredApiKeyRecord | null> {
-    return this.request({ op: 'getApiKey', accountSid, sid }) as Promise<StoredApiKeyRecord | null>;
-  }
-
-  updateApiKey(accountSid: string, sid: string, patch: { friendlyName: string }): Promise<StoredApiKeyRecord | null> {
-    return this.request({ op: 'updateApiKey', accountSid, sid, patch }) as Promise<StoredApiKeyRecord | null>;
-  }
-
-  listApiKeys(q: ResourceListQuery): Promise<ResourcePage<StoredApiKeyRecord>> {
-    return this.request({ op: 'listApiKeys', q }) as Promise<ResourcePage<StoredApiKeyRecord>>;
-  }
-
-  deleteApiKey(accountSid: string, sid: string): Promise<boolean> {
-    return this.request({ op: 'deleteApiKey', accountSid, sid }) as Promise<boolean>;
-  }
-
   /** Messages posted to the worker and write transactions it committed (observability, tests). */
   stats(): { messagesPosted: number; writeTransactions: number } {
     return { ...this.counters };
@@ -302,7 +222,7 @@ export class PgliteStore implements CallStore, AccountStore, RecordingStore, Num
     }
   }
 
-  private request(body: StoreOp): Promise<unknown> {
+  protected override request(body: StoreOp): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new StoreError('STORE_CLOSED', 'store is closed'));
     const id = this.nextId++;

@@ -27,6 +27,8 @@ import { insertRecording, patchRecording, removeRecording, selectInProgressRecor
 import { insertApplication, patchApplication, removeApplication, selectApplication, selectApplications } from './application-sql.js';
 import { findNumberByPhone, insertNumber, patchNumber, removeNumber, selectNumber, selectNumbers } from './number-sql.js';
 import { findApiKeyBySid, insertApiKey, patchApiKey, removeApiKey, selectApiKey, selectApiKeys } from './api-key-sql.js';
+import { insertCarrier, patchCarrier, removeCarrier, selectCarrier, selectCarriers, selectEnabledCarriers } from './carrier-sql.js';
+import { findSipUserByUsername, insertSipUser, patchSipUser, removeSipUser, selectSipUser, selectSipUsers } from './sip-user-sql.js';
 import type {
   AccountSpeechSettings,
   ApiKeyRecord,
@@ -34,12 +36,16 @@ import type {
   ApplicationRecord,
   CallListQuery,
   CallRecord,
+  CarrierPatch,
+  CarrierRecord,
   IncomingNumberPatch,
   IncomingNumberRecord,
   RecordingListQuery,
   RecordingPatch,
   RecordingRecord,
   ResourceListQuery,
+  SipUserPatch,
+  SipUserRecord,
   StoreErrorCode,
 } from './store-types.js';
 
@@ -71,7 +77,20 @@ export type ResourceOp =
   | { op: 'getApiKey'; accountSid: string; sid: string }
   | { op: 'updateApiKey'; accountSid: string; sid: string; patch: { friendlyName: string } }
   | { op: 'listApiKeys'; q: ResourceListQuery }
-  | { op: 'deleteApiKey'; accountSid: string; sid: string };
+  | { op: 'deleteApiKey'; accountSid: string; sid: string }
+  | { op: 'createCarrier'; rec: CarrierRecord }
+  | { op: 'updateCarrier'; accountSid: string; sid: string; patch: CarrierPatch }
+  | { op: 'getCarrier'; accountSid: string; sid: string }
+  | { op: 'listCarriers'; q: ResourceListQuery & { friendlyName?: string } }
+  /** `accountSid` null: every account's. */
+  | { op: 'enabledCarriers'; accountSid: string | null }
+  | { op: 'deleteCarrier'; accountSid: string; sid: string }
+  | { op: 'createSipUser'; rec: SipUserRecord }
+  | { op: 'updateSipUser'; accountSid: string; sid: string; patch: SipUserPatch }
+  | { op: 'getSipUser'; accountSid: string; sid: string }
+  | { op: 'findSipUser'; username: string }
+  | { op: 'listSipUsers'; q: ResourceListQuery & { username?: string; friendlyName?: string } }
+  | { op: 'deleteSipUser'; accountSid: string; sid: string };
 
 export type StoreOp =
   | WriteOp
@@ -255,6 +274,30 @@ async function runResourceOp(sql: SqlDatabase, b: ResourceOp): Promise<unknown> 
       return selectApiKeys(sql, b.q);
     case 'deleteApiKey':
       return removeApiKey(sql, b.accountSid, b.sid);
+    case 'createCarrier':
+      return insertCarrier(sql, b.rec);
+    case 'updateCarrier':
+      return patchCarrier(sql, b.accountSid, b.sid, b.patch);
+    case 'getCarrier':
+      return selectCarrier(sql, b.accountSid, b.sid);
+    case 'listCarriers':
+      return selectCarriers(sql, b.q);
+    case 'enabledCarriers':
+      return selectEnabledCarriers(sql, b.accountSid);
+    case 'deleteCarrier':
+      return removeCarrier(sql, b.accountSid, b.sid);
+    case 'createSipUser':
+      return insertSipUser(sql, b.rec);
+    case 'updateSipUser':
+      return patchSipUser(sql, b.accountSid, b.sid, b.patch);
+    case 'getSipUser':
+      return selectSipUser(sql, b.accountSid, b.sid);
+    case 'findSipUser':
+      return findSipUserByUsername(sql, b.username);
+    case 'listSipUsers':
+      return selectSipUsers(sql, b.q);
+    case 'deleteSipUser':
+      return removeSipUser(sql, b.accountSid, b.sid);
     default:
       throw new Error(`unexpected op ${(b as { op: string }).op}`);
   }

@@ -13,7 +13,7 @@ describe('runMigrations', () => {
       assert.deepEqual(await runMigrations(db), [], 'nothing left to apply');
       const tables = await db.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
       assert.deepEqual(tables.rows.map((r) => r.tablename), [
-        'accounts', 'api_keys', 'applications', 'call_events', 'calls', 'incoming_numbers', 'patchbay_migrations', 'recordings',
+        'accounts', 'api_keys', 'applications', 'call_events', 'calls', 'carriers', 'incoming_numbers', 'patchbay_migrations', 'recordings', 'sip_users',
       ]);
 
       const next = Math.max(...MIGRATIONS.map((m) => m.version)) + 1;
@@ -37,7 +37,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
         VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
       await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ('AC1', 'tok', 'old')`);
-      assert.deepEqual(await runMigrations(db), [2, 3, 4]);
+      assert.deepEqual(await runMigrations(db), [2, 3, 4, 5]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
       // Accounts from before per-account speech settings get the server defaults ({}).
@@ -58,7 +58,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO recordings (sid, account_sid, call_sid, status, source, channels, sample_rate, start_time, file_path)
         VALUES ('RE1', 'AC1', 'CA1', 'completed', 'RecordVerb', 1, 8000, now(), 'recordings/RE1.wav')`);
 
-      assert.deepEqual(await runMigrations(db), [4]);
+      assert.deepEqual(await runMigrations(db), [4, 5]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 2);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 1);
       assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: { language: 'fr-FR' } }]);
@@ -76,6 +76,31 @@ describe('runMigrations', () => {
       await insert('PN1', '+15550001000', 'POST');
       await assert.rejects(insert('PN2', '+15550001000', 'POST'), (e: unknown) => (e as { code?: string }).code === '23505');
       await assert.rejects(insert('PN3', '+15550001001', 'PUT'), (e: unknown) => (e as { code?: string }).code === '23514');
+    } finally {
+      await pg.close();
+    }
+  });
+  it('upgrades a version-4 database in place: numbers and applications stay; carriers and SIP users appear with their rules', async () => {
+    const pg = await PGlite.create();
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 4)), [1, 2, 3, 4]);
+      await db.query(`INSERT INTO applications (sid, account_sid, friendly_name, voice_method, voice_fallback_method, status_callback_method)
+        VALUES ('AP1', 'AC1', 'app', 'POST', 'POST', 'POST')`);
+      assert.deepEqual(await runMigrations(db), [5]);
+      assert.equal((await db.query('SELECT sid FROM applications')).rows.length, 1);
+      const user = (sid: string, account: string, username: string, app: string | null) => db.query(
+        `INSERT INTO sip_users (sid, account_sid, username, friendly_name, realm, ha1_md5, ha1_sha256, voice_application_sid, voice_method, voice_fallback_method, status_callback_method)
+         VALUES ($1, $2, $3, '', 'patchbay', $4, $5, $6, 'POST', 'POST', 'POST')`, [sid, account, username, '0'.repeat(32), '0'.repeat(64), app]);
+      await user('US1', 'AC1', 'alice', 'AP1');
+      await assert.rejects(user('US2', 'AC2', 'alice', null), (e: unknown) => (e as { constraint?: string }).constraint === 'sip_users_username_key');
+      await assert.rejects(user('US3', 'AC2', 'bob', 'AP1'), (e: unknown) => (e as { constraint?: string }).constraint === 'sip_users_application_fkey');
+      const carrier = (sid: string, username: string | null, password: string | null, register: boolean) => db.query(
+        `INSERT INTO carriers (sid, account_sid, friendly_name, host, port, transport, username, password, register, register_expires, prefixes, priority, inbound_addresses, tech_prefix, enabled)
+         VALUES ($1, 'AC1', '', 'sip.example', 5060, 'udp', $2, $3, $4, 3600, '{}', 10, '{}', '', true)`, [sid, username, password, register]);
+      await carrier('TK1', 'u', 'p', true);
+      await assert.rejects(carrier('TK2', null, null, true), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_register_check');
+      await assert.rejects(carrier('TK3', 'u', null, false), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_credentials_check');
     } finally {
       await pg.close();
     }
