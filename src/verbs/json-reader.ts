@@ -71,23 +71,22 @@ const PROPERTY_CODES: Readonly<Record<string, Readonly<Record<string, number>>>>
     'targets.url': VerbErrorCode.InvalidUrl,
     'targets.statusCallback': VerbErrorCode.InvalidUrl,
     'targets.uri': VerbErrorCode.SipUri,
-    'targets.type': VerbErrorCode.Schema,
-    'targets.identity': VerbErrorCode.Schema,
-    'targets.headers': VerbErrorCode.Schema,
-    'targets.parameters': VerbErrorCode.Schema,
+    'targets.*': VerbErrorCode.Schema,
   },
   refer: { action: VerbErrorCode.InvalidUrl, target: VerbErrorCode.SipUri },
 };
 
 /**
  * The code for a schema failure: by the property path without array indexes (`targets.uri`),
- * refined by keyword (`targets:maxItems`), else by the top-level property.
+ * refined by keyword (`targets:maxItems`), else the nested default (`targets.*`), else by the
+ * top-level property.
  */
 function propertyCode(name: string, path: string[], keyword: string): number {
   const codes = PROPERTY_CODES[name];
   if (!codes) return VerbErrorCode.Schema;
   const full = path.join('.');
-  return codes[`${full}:${keyword}`] ?? codes[full] ?? codes[path[0] ?? ''] ?? VerbErrorCode.Schema;
+  const nested = path.length > 1 ? codes[`${path[0]}.*`] : undefined;
+  return codes[`${full}:${keyword}`] ?? codes[full] ?? nested ?? codes[path[0] ?? ''] ?? VerbErrorCode.Schema;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
