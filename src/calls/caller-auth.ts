@@ -7,7 +7,7 @@
 import { parseNameAddr } from '../sip/header-values.js';
 import type { SipRequest } from '../sip/message.js';
 import type { ResponseOptions } from '../sip/responses.js';
-import type { DigestServer, StoredDigestSecrets } from '../sip/digest.js';
+import { parseChallenge, parseCredentials, type DigestAlgorithm, type DigestServer, type StoredDigestSecrets } from '../sip/digest.js';
 import { parseUri } from '../sip/uri.js';
 import type { SipUserStore, StoredSipUserRecord } from '../store/store-types.js';
 
@@ -20,25 +20,53 @@ export interface CallerInvite {
 export interface CallerAuthDeps {
   users: Pick<SipUserStore, 'findSipUser'>;
   digest: DigestServer;
+  /**
+   * Challenges offered, most preferred first (default SHA-256 then MD5, RFC 8760 §2.4).
+   * Credentials in any other algorithm are refused, so a SHA-256-only server cannot be
+   * downgraded. MD5 alone is for old clients (libre 1.x/baresip 1.0, SIPp 3.6) that abort on
+   * any SHA-256 challenge instead of skipping it.
+   */
+  algorithms?: readonly DigestAlgorithm[];
+}
+
+export type SipUserDigestOutcome =
+  | { result: 'ok'; user: StoredSipUserRecord }
+  /** Answer 401/407 with these challenge values. */
+  | { result: 'challenge'; challenges: string[] }
+  | { result: 'forbidden' };
+
+const DEFAULT_ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'];
+
+/** The challenges to offer, in the configured order; throws when none is left (a configuration error). */
+export function offeredChallenges(deps: CallerAuthDeps, stale: boolean): string[] {
+  const algorithms = deps.algorithms ?? DEFAULT_ALGORITHMS;
+  const byAlgorithm = new Map(deps.digest.challenges(stale).map((v) => [parseChallenge(v)?.algorithm, v] as const));
+  const out = algorithms.flatMap((a) => byAlgorithm.get(a) ?? []);
+  if (out.length === 0) throw new Error(`no digest challenge for the algorithms ${algorithms.join(', ')}`);
+  return out;
 }
 
 /**
- * The digest lookup for one realm, remembering the user it found: HA1s stored for another realm
- * can never match (the realm is hashed into them), so such a user has no usable secrets here.
+ * Checks a request's digest credentials (`headerValues`: its Authorization or Proxy-Authorization
+ * values) for the SIP user `username`: ok with the user record; a challenge when there are none
+ * or the nonce is stale (§22.4); forbidden for a wrong response, an unknown user, another user's
+ * credentials, or an algorithm not offered.
  */
-export function sipUserSecrets(
-  users: Pick<SipUserStore, 'findSipUser'>,
-  realm: string,
-): { lookup: (username: string) => Promise<StoredDigestSecrets | null>; found: () => StoredSipUserRecord | null } {
-  let user: StoredSipUserRecord | null = null;
-  return {
-    lookup: async (username) => {
-      const rec = await users.findSipUser(username);
-      user = rec && rec.realm === realm ? rec : null;
-      return user ? { ha1Md5: user.ha1Md5, ha1Sha256: user.ha1Sha256 } : null;
-    },
-    found: () => user,
+export async function checkSipUserDigest(req: SipRequest, username: string, headerValues: readonly string[], deps: CallerAuthDeps): Promise<SipUserDigestOutcome> {
+  const seen: { user: StoredSipUserRecord | null } = { user: null };
+  // HA1s stored for another realm can never match (the realm is hashed into them).
+  const lookup = async (name: string): Promise<StoredDigestSecrets | null> => {
+    const rec = await deps.users.findSipUser(name);
+    seen.user = rec && rec.realm === deps.digest.realm ? rec : null;
+    return seen.user ? { ha1Md5: seen.user.ha1Md5, ha1Sha256: seen.user.ha1Sha256 } : null;
   };
+  const verdict = await deps.digest.verify(req.method, headerValues, lookup);
+  if (verdict.result === 'missing' || verdict.result === 'stale') return { result: 'challenge', challenges: offeredChallenges(deps, verdict.result === 'stale') };
+  if (verdict.result === 'failed' || verdict.username !== username) return { result: 'forbidden' };
+  const found = seen.user;
+  const used = headerValues.map(parseCredentials).find((c) => c !== null && c.realm === deps.digest.realm)?.algorithm;
+  if (!found || found.username !== username || !used || !(deps.algorithms ?? DEFAULT_ALGORITHMS).includes(used)) return { result: 'forbidden' };
+  return { result: 'ok', user: found };
 }
 
 /** The user part of a sip:/sips: From URI; null for anonymous, tel: or malformed From values. */
@@ -53,25 +81,15 @@ function fromUser(req: SipRequest): string | null {
  * Resolves to the authenticated SIP user; to 'not-a-user' when the From names no SIP user (the
  * caller answered nothing, routing continues); to null when this already answered the INVITE:
  * 407 with Proxy-Authenticate (no or stale credentials) or 403 (wrong credentials, or credentials
- * of another user than the From names).
+ * of another user than the From names). A user may only place calls as itself.
  */
 export async function authenticateCaller(invite: CallerInvite, deps: CallerAuthDeps): Promise<StoredSipUserRecord | 'not-a-user' | null> {
   const req = invite.request;
   const username = fromUser(req);
   if (username === null || (await deps.users.findSipUser(username)) === null) return 'not-a-user';
-
-  const secrets = sipUserSecrets(deps.users, deps.digest.realm);
-  const verdict = await deps.digest.verify(req.method, req.headers.getAll('proxy-authorization'), secrets.lookup);
-  if (verdict.result === 'missing' || verdict.result === 'stale') {
-    const challenges = deps.digest.challenges(verdict.result === 'stale');
-    invite.respond(407, { headers: challenges.map((value) => ({ name: 'Proxy-Authenticate', value })) });
-    return null;
-  }
-  const user = secrets.found();
-  // A user may only place calls as itself: Alice's password does not let her call as Bob.
-  if (verdict.result === 'failed' || verdict.username !== username || !user || user.username !== username) {
-    invite.respond(403, { reason: 'Forbidden' });
-    return null;
-  }
-  return user;
+  const outcome = await checkSipUserDigest(req, username, req.headers.getAll('proxy-authorization'), deps);
+  if (outcome.result === 'ok') return outcome.user;
+  if (outcome.result === 'challenge') invite.respond(407, { headers: outcome.challenges.map((value) => ({ name: 'Proxy-Authenticate', value })) });
+  else invite.respond(403, { reason: 'Forbidden' });
+  return null;
 }

@@ -9,13 +9,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../sip/clock.js';
-import type { DigestServer } from '../sip/digest.js';
+import type { DigestAlgorithm, DigestServer } from '../sip/digest.js';
 import { parseCSeq, parseNameAddr, splitHeaderValues } from '../sip/header-values.js';
 import type { SipAddress, SipRequest } from '../sip/message.js';
 import type { Responder } from '../sip/responses.js';
 import { formatUri, parseUri } from '../sip/uri.js';
 import type { SipUserStore, StoredSipUserRecord } from '../store/store-types.js';
-import { sipUserSecrets } from './caller-auth.js';
+import { checkSipUserDigest, offeredChallenges } from './caller-auth.js';
 import type { RegistrationBinding, RegistrationDirectory } from './registrar-types.js';
 
 export interface RegistrarOptions {
@@ -27,6 +27,8 @@ export interface RegistrarOptions {
   maxExpires: number;
   /** Drives the expiry timers (default: Node's timers). */
   clock?: Clock;
+  /** Challenges offered, most preferred first (default SHA-256, MD5); see CallerAuthDeps.algorithms. */
+  algorithms?: readonly DigestAlgorithm[];
   /** Wall clock in ms for the `registeredAt`/`expiresAt` dates the API shows (default Date.now). */
   wallNow?: () => number;
 }
@@ -132,6 +134,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
     super();
     this.clock = opts.clock ?? systemClock;
     this.wallNow = opts.wallNow ?? Date.now;
+    offeredChallenges(opts, false); // an empty algorithm list is a configuration error: fail at start
   }
 
   bindings(accountSid: string, userSid?: string): RegistrationBinding[] {
@@ -166,16 +169,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
     const username = aor.user;
 
     // Steps 3–4: authenticate, then authorise: the credentials must be the AOR's own user's.
-    const secrets = sipUserSecrets(this.opts.users, this.opts.digest.realm);
-    const verdict = await this.opts.digest.verify(req.method, req.headers.getAll('authorization'), secrets.lookup);
-    if (verdict.result === 'missing' || verdict.result === 'stale') {
-      const challenges = this.opts.digest.challenges(verdict.result === 'stale');
-      return respond(401, { headers: challenges.map((value) => ({ name: 'WWW-Authenticate', value })) });
-    }
-    const user = secrets.found();
-    if (verdict.result === 'failed' || verdict.username !== username || !user || user.username !== username) {
-      return respond(403, { reason: 'Forbidden' });
-    }
+    const auth = await checkSipUserDigest(req, username, req.headers.getAll('authorization'), this.opts);
+    if (auth.result === 'challenge') return respond(401, { headers: auth.challenges.map((value) => ({ name: 'WWW-Authenticate', value })) });
+    if (auth.result === 'forbidden') return respond(403, { reason: 'Forbidden' });
+    const user = auth.user;
 
     let changed: RegistrationChange['reason'] | null;
     try {

@@ -126,6 +126,12 @@ describe('authenticateCaller', () => {
     assert.ok(inv.challenges().length === 2 && inv.challenges().every((v) => parseChallenge(v)?.stale === true));
   });
 
+  it('offers only the configured algorithms in its 407', async () => {
+    const inv = new RecordingInvite(invite('<sip:alice@127.0.0.1>'));
+    assert.equal(await authenticateCaller(inv, { ...deps, algorithms: ['MD5'] }), null);
+    assert.deepEqual(inv.challenges().map((v) => parseChallenge(v)?.algorithm), ['MD5']);
+  });
+
   it("returns 'not-a-user' and answers nothing when the From is no SIP user (or not a sip: URI)", async () => {
     for (const from of ['<sip:+15557654321@carrier.example>', '<sip:mallory@127.0.0.1>', '<tel:+15557654321>', '"Anonymous" <sip:anonymous@anonymous.invalid>']) {
       const inv = new RecordingInvite(invite(from));

@@ -319,6 +319,26 @@ describe('Registrar', () => {
     assert.equal((await send(noUser)).status, 404);
   });
 
+  it('offers only the configured algorithms and refuses credentials in any other', async () => {
+    const users = { findSipUser: async (u: string) => (u === 'alice' ? userRecord('alice', 'secret-a', 'US1') : null) };
+    const md5Only = new Registrar({ users, digest, minExpires: 60, maxExpires: 7200, clock, algorithms: ['MD5'] });
+    const replies: Reply[] = [];
+    const respond = (status: number, opts: ResponseOptions = {}): void => void replies.push({ status, opts });
+    await md5Only.handleRegister(registerRequest({}), SOURCE, respond);
+    assert.deepEqual(header(replies[0]!, 'WWW-Authenticate').map((v) => parseChallenge(v)?.algorithm), ['MD5']);
+    const md5 = pickChallenge(header(replies[0]!, 'WWW-Authenticate'))!;
+    await md5Only.handleRegister(registerRequest({ cseq: 2, authorization: authorizationFor(md5, { username: 'alice', password: 'secret-a' }, 'REGISTER', 'sip:127.0.0.1', 1) }), SOURCE, respond);
+    assert.equal(replies[1]?.status, 200);
+
+    // A SHA-256-only registrar cannot be talked down to MD5.
+    const shaOnly = new Registrar({ users, digest, minExpires: 60, maxExpires: 7200, clock, algorithms: ['SHA-256'] });
+    await shaOnly.handleRegister(registerRequest({ callId: 'x', cseq: 1, authorization: authorizationFor(md5, { username: 'alice', password: 'secret-a' }, 'REGISTER', 'sip:127.0.0.1', 2) }), SOURCE, respond);
+    assert.equal(replies[2]?.status, 403);
+    assert.deepEqual(shaOnly.bindingsOf('alice'), []);
+    assert.throws(() => new Registrar({ users, digest, minExpires: 60, maxExpires: 7200, clock, algorithms: [] }), /no digest challenge/);
+    md5Only.close();
+  });
+
   it('close() forgets every binding and leaves no timer', async () => {
     await register({ callId: 'x', contacts: ['<sip:alice@10.0.0.1>'] });
     await register({ user: 'bob', password: 'secret-b', callId: 'y', contacts: ['<sip:bob@10.0.0.2>'] });
