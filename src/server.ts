@@ -40,6 +40,8 @@ import { DialTargets } from './calls/dial-targets.js';
 import { OutboundQueue } from './calls/outbound-queue.js';
 import { CallCommands } from './calls/call-commands.js';
 import { systemClock } from './sip/clock.js';
+import { DigestServer } from './sip/digest.js';
+import { Registrar } from './calls/registrar.js';
 import type { StoredApplicationRecord, StoredIncomingNumberRecord, VoiceSettings } from './store/store-types.js';
 import { CallMetrics } from './calls/call-metrics.js';
 import { createHttpServer } from './api/http-server.js';
@@ -199,6 +201,21 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
       if (!invite.finalResponseSent) invite.respond(500);
     });
   });
+  // SIP users' devices register here (RFC 3261 §10.3); bindings live in memory, phones re-register after a restart.
+  const digest = new DigestServer({ realm: config.sipRealm });
+  const registrar = new Registrar({ users: store, digest, minExpires: config.registerMinExpires, maxExpires: config.registerMaxExpires });
+  registrar.on('changed', (c) => logger.info({ username: c.username, reason: c.reason, bindings: c.bindings.length }, 'registrations changed'));
+  stack.on('register', (req, source, respond) => {
+    let answered = false;
+    const once: typeof respond = (status, o) => {
+      answered = true;
+      respond(status, o);
+    };
+    registrar.handleRegister(req, source, once).catch((err: unknown) => {
+      logger.error({ sipCallId: req.headers.get('call-id'), err: (err as Error).message }, 'REGISTER handling failed');
+      if (!answered) respond(500);
+    });
+  });
   await stack.start();
 
   // Outbound calls from the API: queued per account (calls per second, live calls), then dialled.
@@ -261,6 +278,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     await recorder.flush();
     await statusSender.drain(5000);
     await stack.stop();
+    registrar.close();
     clock.stop();
     await http.close();
     await tts.close?.();
