@@ -6,16 +6,29 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CallService } from '../calls/call-service.js';
-import type { AccountStore, ApiKeyStore, ApplicationStore, CallStore, NumberStore, RecordingStore } from '../store/store-types.js';
+import type { RegistrationDirectory } from '../calls/registrar-types.js';
+import type {
+  AccountStore,
+  ApiKeyStore,
+  ApplicationStore,
+  CallStore,
+  CarrierStore,
+  NumberStore,
+  RecordingStore,
+  SipUserStore,
+} from '../store/store-types.js';
 import { installErrorHandlers } from './api-errors.js';
 import { apiKeysResource } from './api-keys.js';
 import { applicationsResource } from './applications.js';
-import type { ConfigRecord, ConfigResource } from './config-resource.js';
+import { carriersResource } from './carriers.js';
+import type { ConfigRecord, ConfigResource, TypedResourceInput } from './config-resource.js';
 import { incomingNumbersResource } from './incoming-numbers.js';
 import { nativeConfigRoutes } from './native-config-routes.js';
 import { registerOpenApi } from './openapi.js';
 import { twilioCallsRoutes } from './twilio-calls-routes.js';
-import { twilioConfigRoutes } from './twilio-config-routes.js';
+import { hasTwilioPart, twilioConfigRoutes } from './twilio-config-routes.js';
+import { registrationsRoutes } from './registrations-routes.js';
+import { sipUsersResource } from './sip-users.js';
 import { callsRoutes } from './calls-routes.js';
 import { recordingsRoutes } from './recordings-routes.js';
 import { twilioRecordingsRoutes } from './twilio-recordings-routes.js';
@@ -24,7 +37,7 @@ import { streamsRoutes, type LiveCalls } from './streams-routes.js';
 import { metrics as defaultRegistry, PROMETHEUS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 
 export interface HttpServerDeps {
-  store: CallStore & AccountStore & RecordingStore & NumberStore & ApplicationStore & ApiKeyStore;
+  store: CallStore & AccountStore & RecordingStore & NumberStore & ApplicationStore & ApiKeyStore & CarrierStore & SipUserStore;
   /** The call engine, for creating and controlling calls over REST; without it those routes are not served. */
   calls?: CallService;
   /**
@@ -50,6 +63,13 @@ export interface HttpServerDeps {
   speech?: { serverRecognizers: readonly string[]; defaultRecognizer: string };
   /** The live calls REST may start and stop Media Streams on; without it those routes are not served. */
   liveCalls?: LiveCalls;
+  /**
+   * The SIP registrar's digest realm (config `sipRealm`): SIP users' stored HA1s are computed for
+   * it. Without it /v1/users is not served (a user created for the wrong realm could never register).
+   */
+  sipRealm?: string;
+  /** The registrar's live bindings, for /v1/registrations; without it the lists are empty. */
+  registrations?: RegistrationDirectory;
   /** Structured logger (pino); silent when omitted. */
   logger?: FastifyBaseLogger;
   /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
@@ -89,11 +109,18 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   const TWILIO_PREFIX = '/2010-04-01/Accounts/:AccountSid';
   void app.register(callsRoutes, { prefix: '/v1', store: deps.store, ...(deps.calls ? { calls: deps.calls } : {}) });
   if (deps.calls) void app.register(twilioCallsRoutes, { prefix: TWILIO_PREFIX, store: deps.store, calls: deps.calls, publicBaseUrl: deps.publicBaseUrl });
-  const resources: ConfigResource<ConfigRecord>[] = [incomingNumbersResource(deps.store), applicationsResource(deps.store), apiKeysResource(deps.store)];
+  const resources: ConfigResource<ConfigRecord, TypedResourceInput>[] = [
+    incomingNumbersResource(deps.store),
+    applicationsResource(deps.store),
+    apiKeysResource(deps.store),
+    carriersResource(deps.store),
+  ];
+  if (deps.sipRealm !== undefined) resources.push(sipUsersResource(deps.store, { realm: deps.sipRealm }));
   for (const resource of resources) {
     void app.register(nativeConfigRoutes, { prefix: '/v1', store: deps.store, resource });
-    void app.register(twilioConfigRoutes, { prefix: TWILIO_PREFIX, store: deps.store, resource });
+    if (hasTwilioPart(resource)) void app.register(twilioConfigRoutes, { prefix: TWILIO_PREFIX, store: deps.store, resource });
   }
+  void app.register(registrationsRoutes, { prefix: '/v1', store: deps.store, ...(deps.registrations ? { directory: deps.registrations } : {}) });
   const speech = deps.speech ?? { serverRecognizers: ['pocketsphinx'], defaultRecognizer: 'pocketsphinx' };
   void app.register(accountSpeechRoutes, { prefix: '/v1', store: deps.store, ...speech });
   if (deps.dataDir !== undefined) {

@@ -7,19 +7,30 @@
  *   POST   /{Path}/{Sid}.json     update → 200
  *   DELETE /{Path}/{Sid}.json     delete → 204
  * Behind Basic auth (auth token or API key); another account's SID, or a path naming another
- * account, is a 404 so SIDs cannot be probed.
+ * account, is a 404 so SIDs cannot be probed. Only resources with a Twilio part are served here.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, notFound } from './api-errors.js';
 import { authenticatedAccount, authenticatingApiKey, basicAuth, type AuthStore } from './basic-auth.js';
 import { twilioResourceInput } from './config-input.js';
-import type { ConfigRecord, ConfigResource } from './config-resource.js';
+import type { ConfigRecord, ConfigResource, TwilioResourceNames } from './config-resource.js';
 import { formOf, installTwilioForm } from './twilio-form.js';
 import { queryValue, readTwilioPaging, twilioPage, twilioPageMeta } from './twilio-paging.js';
 
+/** A resource that exists in Twilio's API: its names there and its Twilio JSON. */
+export type TwilioConfigResource = ConfigResource<ConfigRecord> & {
+  readonly twilio: TwilioResourceNames;
+  twilioJson(record: ConfigRecord): Record<string, unknown>;
+};
+
+/** Narrows a resource to one the Twilio routes can serve (false for native-only resources). */
+export function hasTwilioPart(resource: ConfigResource<ConfigRecord>): resource is TwilioConfigResource {
+  return resource.twilio !== undefined && resource.twilioJson !== undefined;
+}
+
 export interface TwilioConfigRoutesOptions {
   store: AuthStore;
-  resource: ConfigResource<ConfigRecord>;
+  resource: TwilioConfigResource;
 }
 
 type SidParams = { AccountSid: string; file: string };

@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { createHttpServer } from '../../src/api/http-server.js';
 import { MetricsRegistry } from '../../src/api/metrics.js';
 import { newSid } from '../../src/ids.js';
+import type { RegistrationDirectory } from '../../src/calls/registrar-types.js';
 import { PgliteStore } from '../../src/store/pglite-store.js';
 import type { Account } from '../../src/store/store-types.js';
 
@@ -31,13 +32,19 @@ export interface ConfigTestServer {
   close(): Promise<void>;
 }
 
-export async function startConfigTestServer(): Promise<ConfigTestServer> {
+/** The digest realm the test server's SIP users are created for. */
+export const TEST_SIP_REALM = 'patchbay.test';
+
+export async function startConfigTestServer(opts: { registrations?: RegistrationDirectory } = {}): Promise<ConfigTestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-config-api-'));
   const store = await PgliteStore.open(dir);
   const alice = (await store.ensureAccount({ sid: newSid('AC'), authToken: 'alice-secret' })).account;
   const bob = (await store.ensureAccount({ sid: newSid('AC'), authToken: 'bob-secret' })).account;
   const registry = new MetricsRegistry();
-  const app = createHttpServer({ store, accountSid: alice.sid, isReady: () => true, metrics: () => registry.render(), registry });
+  const app = createHttpServer({
+    store, accountSid: alice.sid, isReady: () => true, metrics: () => registry.render(), registry, sipRealm: TEST_SIP_REALM,
+    ...(opts.registrations ? { registrations: opts.registrations } : {}),
+  });
   await app.ready();
   const asAlice = { authorization: basic(alice.sid, 'alice-secret') };
   return {

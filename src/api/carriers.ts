@@ -1,0 +1,158 @@
+/**
+ * Carriers (SIP trunks, `TK…`), native only (`/v1/carriers`): where calls to phone numbers go out
+ * and which addresses may send calls in. The body is typed JSON (a port number, flags, lists of
+ * prefixes and addresses); the store checks each value's meaning (carrier-sql.ts), so its refusal
+ * is this API's 400. The password is write-only: responses say only whether one is set.
+ */
+import { newSid } from '../ids.js';
+import { StoreError, type CarrierPatch, type CarrierRecord, type CarrierStore, type StoredCarrierRecord } from '../store/store-types.js';
+import { badRequest } from './api-errors.js';
+import { friendlyNameField } from './config-input.js';
+import type { ConfigResource, InputValue, PropertySchema, TypedResourceInput } from './config-resource.js';
+
+/** A new carrier's values for the fields its creator leaves out. */
+export const CARRIER_DEFAULTS: Readonly<Omit<CarrierRecord, 'sid' | 'accountSid' | 'friendlyName' | 'host'>> = {
+  port: 5060,
+  transport: 'udp',
+  username: null,
+  password: null,
+  register: false,
+  registerExpires: 3600,
+  prefixes: [],
+  priority: 10,
+  inboundAddresses: [],
+  fromDomain: null,
+  techPrefix: '',
+  enabled: true,
+};
+
+/** The carrier as clients see it: everything but the password. */
+export function nativeCarrierJson(c: StoredCarrierRecord): Record<string, unknown> {
+  const { password, ...rest } = c;
+  return { ...rest, hasPassword: password !== null };
+}
+
+type FieldKind = 'string' | 'nullableString' | 'integer' | 'boolean' | 'list';
+
+/** Each writable field, its JSON type and its words in the OpenAPI document. */
+const FIELDS: Readonly<Record<Exclude<keyof CarrierPatch, 'friendlyName'>, readonly [FieldKind, string]>> = {
+  host: ['string', 'Host name or IP address of the carrier\'s SIP server'],
+  port: ['integer', '1-65535 (default 5060)'],
+  transport: ['string', 'udp or tcp (default udp)'],
+  username: ['nullableString', 'Digest username for the carrier\'s 401/407 challenges; null clears (with password)'],
+  password: ['nullableString', 'Digest password (write-only: responses carry hasPassword); null clears (with username)'],
+  register: ['boolean', 'Keep a REGISTER binding with the carrier (needs username and password; default false)'],
+  registerExpires: ['integer', 'Requested registration lifetime in seconds, 60-86400 (default 3600)'],
+  prefixes: ['list', 'Number prefixes this carrier takes (+1, +4420; digits with an optional leading +); empty = every number'],
+  priority: ['integer', 'Lower is tried first, 0-1000 (default 10)'],
+  inboundAddresses: ['list', 'IP addresses or CIDR blocks allowed to send calls in through this carrier'],
+  fromDomain: ['nullableString', 'Host part of our From on calls through this carrier (null: the carrier\'s host)'],
+  techPrefix: ['nullableString', 'Prepended to the dialled number in the Request-URI (null or empty: none)'],
+  enabled: ['boolean', 'Used for calls at all (default true)'],
+};
+
+const SCHEMA_TYPE: Readonly<Record<FieldKind, PropertySchema>> = {
+  string: { type: 'string' },
+  nullableString: { type: ['string', 'null'] },
+  integer: { type: 'integer' },
+  boolean: { type: 'boolean' },
+  list: { type: 'array', items: { type: 'string' } },
+};
+
+/** The carrier's JSON (responses are serialised through it, so the password cannot leak). */
+const RECORD: Readonly<Record<string, PropertySchema>> = {
+  sid: { type: 'string' },
+  accountSid: { type: 'string' },
+  friendlyName: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'integer' },
+  transport: { type: 'string' },
+  username: { type: ['string', 'null'] },
+  hasPassword: { type: 'boolean', description: 'Whether a password is set (it is never returned)' },
+  register: { type: 'boolean' },
+  registerExpires: { type: 'integer' },
+  prefixes: SCHEMA_TYPE.list,
+  priority: { type: 'integer' },
+  inboundAddresses: SCHEMA_TYPE.list,
+  fromDomain: { type: ['string', 'null'] },
+  techPrefix: { type: 'string' },
+  enabled: { type: 'boolean' },
+  dateCreated: { type: 'string', format: 'date-time' },
+  dateUpdated: { type: 'string', format: 'date-time' },
+};
+
+function fieldValue(kind: FieldKind, field: string, value: InputValue): InputValue {
+  const ok =
+    kind === 'integer' ? typeof value === 'number' && Number.isInteger(value)
+    : kind === 'boolean' ? typeof value === 'boolean'
+    : kind === 'list' ? Array.isArray(value) || value === null
+    : kind === 'string' ? typeof value === 'string'
+    : typeof value === 'string' || value === null;
+  if (!ok) throw badRequest(`Invalid ${field}: must be ${kind === 'nullableString' ? 'a string or null' : kind === 'list' ? 'a list of strings' : `a ${kind}`}`);
+  // An empty list may arrive as null (cleared); a tech prefix cleared is the empty one.
+  if (kind === 'list' && value === null) return [];
+  if (field === 'techPrefix' && value === null) return '';
+  return value;
+}
+
+/** The patch the input describes (only the fields given). */
+function patchOf(input: TypedResourceInput): CarrierPatch {
+  const patch: Record<string, unknown> = {};
+  for (const [field, [kind]] of Object.entries(FIELDS) as [keyof typeof FIELDS, readonly [FieldKind, string]][]) {
+    const value = input.values.get(field);
+    if (value !== undefined) patch[field] = fieldValue(kind, field, value);
+  }
+  const friendlyName = input.values.get('friendlyName');
+  if (friendlyName !== undefined) {
+    if (friendlyName !== null && typeof friendlyName !== 'string') throw badRequest('Invalid friendlyName: must be a string or null');
+    patch.friendlyName = friendlyNameField({ values: new Map([['friendlyName', friendlyName]]), spell: input.spell });
+  }
+  // Values have their JSON types now; what they mean (a transport name, a port range) the store checks.
+  return patch as CarrierPatch;
+}
+
+async function storeWrite<R>(write: () => Promise<R>): Promise<R> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'INVALID_RECORD') throw badRequest(err.message);
+    throw err;
+  }
+}
+
+export function carriersResource(store: CarrierStore): ConfigResource<StoredCarrierRecord, TypedResourceInput> {
+  const body: Record<string, PropertySchema> = { friendlyName: { type: ['string', 'null'], description: 'Up to 64 characters; default: the host' } };
+  for (const [field, [kind, description]] of Object.entries(FIELDS)) body[field] = { ...SCHEMA_TYPE[kind], description };
+
+  return {
+    sidPrefix: 'TK',
+    native: {
+      path: 'carriers',
+      listKey: 'carriers',
+      tag: 'Carriers',
+      singular: 'carrier',
+      plural: 'carriers',
+      body,
+      typedBody: true,
+      required: ['host'],
+      filters: ['friendlyName'],
+      record: RECORD,
+    },
+
+    async create(accountSid, input) {
+      const patch = patchOf(input);
+      const host = patch.host;
+      if (host === undefined) throw badRequest('host is required');
+      const record = await storeWrite(() => store.createCarrier({ ...CARRIER_DEFAULTS, friendlyName: host, ...patch, host, sid: newSid('TK'), accountSid }));
+      return { record };
+    },
+    async update(accountSid, sid, input) {
+      const patch = patchOf(input);
+      return storeWrite(() => store.updateCarrier(accountSid, sid, patch));
+    },
+    get: (accountSid, sid) => store.getCarrier(accountSid, sid),
+    list: (accountSid, filters, pageSize, pageToken) => store.listCarriers({ accountSid, pageSize, pageToken, friendlyName: filters.friendlyName }),
+    remove: (accountSid, sid) => store.deleteCarrier(accountSid, sid),
+    nativeJson: nativeCarrierJson,
+  };
+}
