@@ -249,6 +249,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     liveCalls: registry,
     calls: commands,
     speech: { serverRecognizers: recognizers.names, defaultRecognizer: config.speech.defaultRecognizer },
+    // /v1/users stores HA1s for this realm; /v1/registrations reads the registrar's live bindings.
+    sipRealm: config.sipRealm,
+    registrations: registrar,
     ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });
