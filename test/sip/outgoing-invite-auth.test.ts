@@ -48,9 +48,9 @@ function challenger(b: SipStack, status: 401 | 407, onAuthorized: (inv: Incoming
   return { invites, verdicts };
 }
 
-const call = (a: SipStack, b: SipStack, password: string | null) =>
+const call = (a: SipStack, b: SipStack, password: string | null, transport: 'udp' | 'tcp' = 'udp') =>
   a.invite({
-    uri: `sip:+15551230000@127.0.0.1:${b.udpPort}`,
+    uri: `sip:+15551230000@127.0.0.1:${b.udpPort}${transport === 'tcp' ? ';transport=tcp' : ''}`,
     from: 'sip:+15550001111@127.0.0.1',
     to: 'sip:+15551230000@127.0.0.1',
     body: SDP,
@@ -96,6 +96,18 @@ for (const status of [407, 401] as const) {
     });
   });
 }
+
+test('over TCP (the challenged transaction ends at once): 407 answered on the same connection kind, call answered', async () => {
+  await pair(async (a, b) => {
+    const carrier = challenger(b, 407, (inv) => inv.respond(200, { body: SDP, contentType: 'application/sdp' }));
+    const out = call(a, b, 'right', 'tcp');
+    const outcome = await out.done;
+    assert.equal(outcome.kind, 'answered');
+    assert.equal(carrier.invites.length, 2);
+    assert.equal(carrier.invites[1]!.source.transport, 'tcp');
+    assert.equal(out.request.headers.get('cseq'), '2 INVITE');
+  });
+});
 
 test('wrong password: one retry, then rejected with the second 407', async () => {
   await pair(async (a, b) => {
