@@ -37,7 +37,8 @@ describe('OpenAPI document', () => {
     // Every optional part given, so every route the server can serve is registered.
     app = createHttpServer({
       store, calls, dataDir: dir, liveCalls: { get: () => undefined }, accountSid: account.sid,
-      isReady: () => true, metrics: () => registry.render(), registry,
+      isReady: () => true, metrics: () => registry.render(), registry, sipRealm: 'patchbay',
+      registrations: { bindings: () => [], bindingsOf: () => [] },
     });
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) routes.push({ method: String(method).toLowerCase(), url: route.url });
@@ -73,7 +74,10 @@ describe('OpenAPI document', () => {
     const doc = await fetchDocument();
     const v1 = routes.filter((r) => r.url.startsWith('/v1/') && r.url !== '/v1/openapi.json' && r.method !== 'head');
     // The routes this brief adds are among them (a guard against collecting nothing).
-    for (const expected of ['get /v1/numbers', 'post /v1/numbers', 'patch /v1/numbers/:sid', 'delete /v1/keys/:sid', 'get /v1/applications/:sid', 'get /v1/calls']) {
+    for (const expected of [
+      'get /v1/numbers', 'post /v1/numbers', 'patch /v1/numbers/:sid', 'delete /v1/keys/:sid', 'get /v1/applications/:sid', 'get /v1/calls',
+      'post /v1/carriers', 'patch /v1/carriers/:sid', 'post /v1/users', 'delete /v1/users/:sid', 'get /v1/registrations', 'get /v1/users/:sid/registrations',
+    ]) {
       assert.ok(v1.some((r) => `${r.method} ${r.url}` === expected), expected);
     }
     const documented = new Set<string>();
@@ -100,5 +104,19 @@ describe('OpenAPI document', () => {
     assert.ok('voiceApplicationSid' in body.properties);
     const keyCreated = (doc.paths['/v1/keys']!.post as unknown as { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }> }).responses['201']!;
     assert.ok('secret' in keyCreated.content['application/json']!.schema.properties);
+    // Carriers and users: typed bodies, write-only secrets, the 409 a taken username gets.
+    type Described = { requestBody: { content: Record<string, { schema: { required?: string[]; properties: Record<string, { type?: unknown }> } }> }; responses: Record<string, { content?: Record<string, { schema: { properties: Record<string, unknown> } }> }> };
+    const carrier = doc.paths['/v1/carriers']!.post as unknown as Described;
+    const carrierBody = carrier.requestBody.content['application/json']!.schema;
+    assert.deepEqual(carrierBody.required, ['host']);
+    assert.equal(carrierBody.properties.port?.type, 'integer');
+    assert.equal(carrierBody.properties.prefixes?.type, 'array');
+    const carrierOut = carrier.responses['201']!.content!['application/json']!.schema.properties;
+    assert.ok('hasPassword' in carrierOut && !('password' in carrierOut));
+    const user = doc.paths['/v1/users']!.post as unknown as Described;
+    assert.deepEqual(user.requestBody.content['application/json']!.schema.required, ['username', 'password']);
+    const userOut = user.responses['201']!.content!['application/json']!.schema.properties;
+    assert.ok(!('password' in userOut) && !('ha1Md5' in userOut) && !('ha1Sha256' in userOut));
+    assert.ok('409' in user.responses);
   });
 });
