@@ -27,6 +27,8 @@ export interface RegistrarOptions {
   maxExpires: number;
   /** Drives the expiry timers (default: Node's timers). */
   clock?: Clock;
+  /** Devices one user may have bound at once (default 10): a REGISTER beyond it gets 403. */
+  maxBindingsPerUser?: number;
   /** Challenges offered, most preferred first (default SHA-256, MD5); see CallerAuthDeps.algorithms. */
   algorithms?: readonly DigestAlgorithm[];
   /** Wall clock in ms for the `registeredAt`/`expiresAt` dates the API shows (default Date.now). */
@@ -51,6 +53,7 @@ export interface RegistrarEvents {
 const DEFAULT_EXPIRES = 3600;
 /** §20.19: delta-seconds above 2^32-1 mean 2^32-1. */
 const MAX_DELTA_SECONDS = 4294967295;
+const DEFAULT_MAX_BINDINGS = 10;
 /** Node timers overflow above 2^31-1 ms (~24.8 days): longer expiries are re-armed in steps. */
 const MAX_TIMER_MS = 2147483647;
 
@@ -201,7 +204,12 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
     const callId = req.headers.get('call-id') ?? '';
     const cseq = parseCSeq(req.headers.get('cseq') ?? '')?.seq ?? 0;
     const requested = requestedContacts(req);
-    const existing = this.users.get(user.username);
+    let existing = this.users.get(user.username);
+    if (existing && existing.userSid !== user.sid) {
+      // The username was deleted and given to a new user: the old user's devices are not theirs.
+      for (const key of [...existing.contacts.keys()]) this.remove(existing, key);
+      existing = undefined;
+    }
 
     // §10.3 step 7: the same Call-ID with a CSeq not above the stored one is an out-of-order
     // request; the update is aborted and the request fails (500, as for any failed commit).
@@ -226,6 +234,13 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
       }
     }
     if (requested.some((c) => outOfOrder(c.key))) throw outOfOrderRefusal();
+    const keysAfter = new Set(existing?.contacts.keys());
+    for (const c of requested) {
+      if (c.expires === 0) keysAfter.delete(c.key);
+      else keysAfter.add(c.key);
+    }
+    const maxBindings = this.opts.maxBindingsPerUser ?? DEFAULT_MAX_BINDINGS;
+    if (keysAfter.size > maxBindings) throw new RegisterRefusal(403, `More than ${maxBindings} registered devices`);
 
     const u = existing ?? { accountSid: user.accountSid, userSid: user.sid, username: user.username, contacts: new Map<string, LiveBinding>() };
     let added = false;
@@ -249,6 +264,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
         userSid: user.sid,
         username: user.username,
         contact: c.uri,
+        // The stack listens on UDP and TCP only; anything connection-oriented is reached back over its connection.
         source: { transport: source.transport === 'udp' ? 'udp' : 'tcp', host: source.host, port: source.port },
         userAgent,
         // A refresh keeps the device's first registration time.

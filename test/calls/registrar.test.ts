@@ -339,6 +339,30 @@ describe('Registrar', () => {
     md5Only.close();
   });
 
+  it('refuses a device beyond the per-user limit with 403, atomically', async () => {
+    const users = { findSipUser: async (u: string) => (u === 'alice' ? userRecord('alice', 'secret-a', 'US1') : null) };
+    registrar = new Registrar({ users, digest, minExpires: 60, maxExpires: 7200, clock, maxBindingsPerUser: 2 });
+    await register({ callId: 'a', contacts: ['<sip:alice@10.0.0.1>'] });
+    const r = await register({ callId: 'b', contacts: ['<sip:alice@10.0.0.2>', '<sip:alice@10.0.0.3>'] });
+    assert.equal(r.status, 403);
+    assert.deepEqual(registrar.bindingsOf('alice').map((b) => b.contact), ['sip:alice@10.0.0.1']);
+    // Replacing one device by another in one request stays within the limit.
+    const swap = await register({ callId: 'a', cseq: 3, contacts: ['<sip:alice@10.0.0.1>;expires=0', '<sip:alice@10.0.0.2>', '<sip:alice@10.0.0.3>'] });
+    assert.equal(swap.status, 200);
+    assert.equal(registrar.bindingsOf('alice').length, 2);
+  });
+
+  it("does not hand a deleted user's devices to a new user with the same username", async () => {
+    let current = userRecord('alice', 'secret-a', 'US1');
+    registrar = new Registrar({ users: { findSipUser: async (u: string) => (u === 'alice' ? current : null) }, digest, minExpires: 60, maxExpires: 7200, clock });
+    await register({ callId: 'old', contacts: ['<sip:alice@10.0.0.1>'] });
+    current = { ...userRecord('alice', 'secret-a', 'US9'), accountSid: 'AC2' };
+    await register({ callId: 'new', contacts: ['<sip:alice@10.0.0.2>'] });
+    assert.deepEqual(registrar.bindings('AC1'), []);
+    assert.deepEqual(registrar.bindings('AC2').map((b) => [b.userSid, b.contact]), [['US9', 'sip:alice@10.0.0.2']]);
+    assert.equal(clock.pending, 1);
+  });
+
   it('close() forgets every binding and leaves no timer', async () => {
     await register({ callId: 'x', contacts: ['<sip:alice@10.0.0.1>'] });
     await register({ user: 'bob', password: 'secret-b', callId: 'y', contacts: ['<sip:bob@10.0.0.2>'] });
