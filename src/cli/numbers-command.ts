@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiClientError, CliUsageError, CONNECTION_HELP, CONNECTION_OPTIONS, onePositional, printResult, resolveConnection, runApiCommand, type ApiCommandIo } from './api-client.js';
+import { LIST_OPTIONS, listPath } from './resource-cli.js';
 import { formatFields, formatTable } from './table.js';
 
 interface NumberJson {
@@ -58,16 +59,12 @@ async function run(args: string[], io: ApiCommandIo): Promise<number> {
       case 'list': {
         const { values, positionals } = parseArgs({
           args: rest, allowPositionals: true, strict: true,
-          options: { ...CONNECTION_OPTIONS, limit: { type: 'string' }, 'page-token': { type: 'string' } },
+          options: { ...CONNECTION_OPTIONS, ...LIST_OPTIONS },
         });
         if (positionals.length > 0) throw new CliUsageError(`unexpected argument "${positionals[0]}"`);
-        if (values.limit !== undefined && !/^(?:[1-9][0-9]{0,2}|1000)$/.test(values.limit)) throw new CliUsageError(`--limit must be a whole number from 1 to 1000, got "${values.limit}"`);
+        const path = listPath('/v1/numbers', values);
         const client = new ApiClient(resolveConnection(values, env));
-        const query = new URLSearchParams();
-        if (values.limit !== undefined) query.set('pageSize', values.limit);
-        if (values['page-token'] !== undefined) query.set('pageToken', values['page-token']);
-        const qs = query.toString();
-        const page = (await client.get(`/v1/numbers${qs ? `?${qs}` : ''}`)) as NumberPageJson;
+        const page = (await client.get(path)) as NumberPageJson;
         print(values.json === true, page, () =>
           page.numbers.length === 0
             ? 'No numbers.\n'

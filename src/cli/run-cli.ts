@@ -9,7 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, configHelp, loadConfig, type PatchbayConfig } from '../config.js';
 import { callsCommand } from './calls-command.js';
+import { carriersCommand } from './carriers-command.js';
 import { numbersCommand } from './numbers-command.js';
+import { usersCommand } from './users-command.js';
 import { parseCommandLine } from './parse-args.js';
 
 export type TerminationSignal = 'SIGTERM' | 'SIGINT';
@@ -113,6 +115,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
   calls: callsCommand,
   numbers: numbersCommand,
+  carriers: carriersCommand,
+  users: usersCommand,
 };
 
 function generalHelp(): string {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { RegistrationDirectory } from '../../src/calls/registrar-types.js';
 import { createHttpServer } from '../../src/api/http-server.js';
 import { MetricsRegistry } from '../../src/api/metrics.js';
 import { runCli } from '../../src/cli/run-cli.js';
@@ -33,13 +34,16 @@ export interface ApiTestServer {
   close(): Promise<void>;
 }
 
-export async function startApiTestServer(): Promise<ApiTestServer> {
+export async function startApiTestServer(opts: { registrations?: RegistrationDirectory } = {}): Promise<ApiTestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-cli-api-'));
   const store = await PgliteStore.open(join(dir, 'db'));
   const account = (await store.ensureAccount({ sid: newSid('AC'), authToken: 'cli-secret' })).account;
   const other = (await store.ensureAccount({ sid: newSid('AC'), authToken: 'other-secret' })).account;
   const calls = new FakeCallService(store);
-  const app: FastifyInstance = createHttpServer({ store, calls, accountSid: account.sid, isReady: () => true, metrics: () => '', registry: new MetricsRegistry() });
+  const app: FastifyInstance = createHttpServer({
+    store, calls, accountSid: account.sid, isReady: () => true, metrics: () => '', registry: new MetricsRegistry(), sipRealm: 'patchbay',
+    ...(opts.registrations ? { registrations: opts.registrations } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const env = { PATCHBAY_API_URL: url, PATCHBAY_ACCOUNT_SID: account.sid, PATCHBAY_AUTH_TOKEN: 'cli-secret' };
