@@ -81,6 +81,14 @@ const RECORD: Readonly<Record<string, PropertySchema>> = {
   dateUpdated: { type: 'string', format: 'date-time' },
 };
 
+const EXPECTED: Readonly<Record<FieldKind, string>> = {
+  string: 'a non-empty string',
+  nullableString: 'a string or null',
+  integer: 'an integer',
+  boolean: 'true or false',
+  list: 'a list of strings',
+};
+
 function fieldValue(kind: FieldKind, field: string, value: InputValue): InputValue {
   const ok =
     kind === 'integer' ? typeof value === 'number' && Number.isInteger(value)
@@ -88,7 +96,7 @@ function fieldValue(kind: FieldKind, field: string, value: InputValue): InputVal
     : kind === 'list' ? Array.isArray(value) || value === null
     : kind === 'string' ? typeof value === 'string'
     : typeof value === 'string' || value === null;
-  if (!ok) throw badRequest(`Invalid ${field}: must be ${kind === 'nullableString' ? 'a string or null' : kind === 'list' ? 'a list of strings' : `a ${kind}`}`);
+  if (!ok) throw badRequest(`Invalid ${field}: must be ${EXPECTED[kind]}`);
   // An empty list may arrive as null (cleared); a tech prefix cleared is the empty one.
   if (kind === 'list' && value === null) return [];
   if (field === 'techPrefix' && value === null) return '';
