@@ -48,6 +48,8 @@ export interface PatchbayConfig {
   accountMaxCalls: number;
   /** Digest realm for SIP users (REGISTER and their calls); users' stored secrets are bound to it. */
   sipRealm: string;
+  /** Digest algorithms offered to SIP users, most preferred first (RFC 8760: SHA-256, then MD5 for older phones). */
+  sipDigestAlgorithms: ('SHA-256' | 'MD5')[];
   /** Registration lifetimes accepted from devices, seconds: shorter requests get 423, longer are cut down. */
   registerMinExpires: number;
   registerMaxExpires: number;
@@ -114,6 +116,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'account-cps', arg: 'n', help: 'per account: outbound API calls started per second (more wait queued)', default: '10' },
   { flag: 'account-max-calls', arg: 'n', help: 'per account: outbound API calls live at once (more wait queued)', default: '100' },
   { flag: 'sip-realm', arg: 'realm', help: 'digest realm for SIP users (changing it invalidates their stored secrets)', default: 'patchbay' },
+  { flag: 'sip-digest-algorithms', arg: 'list', help: 'digest algorithms offered to SIP users: SHA-256,MD5 (some older phones, e.g. baresip 1.0, need MD5 alone)', default: 'SHA-256,MD5' },
   { flag: 'register-min-expires', arg: 's', help: 'shortest registration accepted from a device, seconds (shorter gets 423)', default: '60' },
   { flag: 'register-max-expires', arg: 's', help: 'longest registration granted to a device, seconds', default: '3600' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
@@ -278,6 +281,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return l;
   })(withDefault('log-level'));
 
+  const digestAlgorithms = (r: Raw): ('SHA-256' | 'MD5')[] => {
+    const names = r.value.split(',').map((v) => v.trim().toUpperCase()).filter(Boolean);
+    const out: ('SHA-256' | 'MD5')[] = [];
+    for (const n of names) {
+      if (n !== 'SHA-256' && n !== 'MD5') throw new ConfigError(`${r.source}: unknown digest algorithm "${n}" (use SHA-256 and/or MD5)`, '--sip-digest-algorithms');
+      if (!out.includes(n)) out.push(n);
+    }
+    if (out.length === 0) throw new ConfigError(`${r.source}: name at least one digest algorithm (SHA-256, MD5)`, '--sip-digest-algorithms');
+    return out;
+  };
+
   const config: PatchbayConfig = {
     sipHost: host(withDefault('sip-host')),
     sipPort: port(withDefault('sip-port')),
@@ -303,6 +317,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     accountCallsPerSecond: positiveInt(withDefault('account-cps')),
     accountMaxCalls: positiveInt(withDefault('account-max-calls')),
     sipRealm: withDefault('sip-realm').value,
+    sipDigestAlgorithms: digestAlgorithms(withDefault('sip-digest-algorithms')),
     registerMinExpires: positiveInt(withDefault('register-min-expires')),
     registerMaxExpires: positiveInt(withDefault('register-max-expires')),
     publicUrl: optional('public-url', url),

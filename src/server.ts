@@ -34,7 +34,8 @@ import { CallRegistry } from './calls/call-registry.js';
 import { CallRecorder } from './calls/call-recorder.js';
 import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
-import { InboundRouter, type InboundRoute } from './calls/inbound-router.js';
+import { InboundRouter } from './calls/inbound-router.js';
+import { RouteLookup } from './calls/route-lookup.js';
 import { OutboundDialer } from './calls/outbound-dialer.js';
 import { DialTargets } from './calls/dial-targets.js';
 import { OutboundQueue } from './calls/outbound-queue.js';
@@ -42,11 +43,11 @@ import { CallCommands } from './calls/call-commands.js';
 import { systemClock } from './sip/clock.js';
 import { DigestServer } from './sip/digest.js';
 import { Registrar } from './calls/registrar.js';
-import type { StoredApplicationRecord, StoredIncomingNumberRecord, VoiceSettings } from './store/store-types.js';
 import { CallMetrics } from './calls/call-metrics.js';
 import { createHttpServer } from './api/http-server.js';
 import { metrics } from './api/metrics.js';
-import type { Call } from './calls/call.js';
+import type { Call, CallDeps } from './calls/call.js';
+import { DialConnector } from './calls/dial-connector.js';
 
 export interface RunningServer {
   readonly sipPort: number;
@@ -142,7 +143,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   });
 
   const runner = new ApplicationRunner({ webhooks, timeoutMs: config.webhookTimeoutMs, apology: DEFAULT_APOLOGY });
-  const callDeps = {
+  const callDeps: CallDeps = {
     media: { bindAddress: config.sipHost === '::' ? '::' : config.sipHost, publicAddress, ports, clock },
     speech,
     fetcher,
@@ -154,39 +155,21 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     streams: { connectTimeoutMs: 5000 },
   };
 
-  /** An IncomingPhoneNumber's route: its application's settings win over its own (Twilio's VoiceApplicationSid). */
-  const numberRoute = async (number: StoredIncomingNumberRecord): Promise<InboundRoute | null> => {
-    const owner = await store.getAccount(number.accountSid);
-    if (!owner) return null;
-    let voice: VoiceSettings = number;
-    if (number.voiceApplicationSid) {
-      const app: StoredApplicationRecord | null = await store.getApplication(number.accountSid, number.voiceApplicationSid);
-      if (app) voice = app;
-    }
-    return {
-      accountSid: owner.sid,
-      authToken: owner.authToken,
-      application: voice.voiceUrl ? { url: voice.voiceUrl, method: voice.voiceMethod, fallbackUrl: voice.voiceFallbackUrl, fallbackMethod: voice.voiceFallbackMethod } : null,
-      // A number's status callback reports the end of the call, as Twilio's does.
-      statusCallback: voice.statusCallback ? { url: voice.statusCallback, method: voice.statusCallbackMethod, events: new Set(['completed']) } : null,
-      phoneNumberSid: number.sid,
-    };
-  };
+  // SIP users authenticate with digest (REGISTER and their own calls); the realm binds their stored secrets.
+  const digest = new DigestServer({ realm: config.sipRealm });
+  const routes = new RouteLookup({
+    store,
+    defaultAccount: account,
+    catchAll: config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
+    digest,
+    algorithms: config.sipDigestAlgorithms,
+  });
   const router = new InboundRouter(
     {
       maxCalls: config.maxCalls,
-      // Each call: the called number's configuration, else the catch-all (--voice-url) on the server's account.
-      route: async (to) => {
-        const number = await store.findNumber(to);
-        const routed = number ? await numberRoute(number) : null;
-        return routed ?? {
-          accountSid: account.sid,
-          authToken: account.authToken,
-          application: config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
-          statusCallback: null,
-          phoneNumberSid: null,
-        };
-      },
+      // A SIP user's call runs the user's application; others the called number's, else the catch-all.
+      callerRoute: (invite) => routes.callerRoute(invite),
+      route: (to) => routes.route(to),
       onError: (err, invite) => logger.error({ sipCallId: invite.callId, err: err.message }, 'inbound routing failed'),
     },
     registry,
@@ -202,8 +185,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     });
   });
   // SIP users' devices register here (RFC 3261 §10.3); bindings live in memory, phones re-register after a restart.
-  const digest = new DigestServer({ realm: config.sipRealm });
-  const registrar = new Registrar({ users: store, digest, minExpires: config.registerMinExpires, maxExpires: config.registerMaxExpires });
+  const registrar = new Registrar({ users: store, digest, algorithms: config.sipDigestAlgorithms, minExpires: config.registerMinExpires, maxExpires: config.registerMaxExpires });
   registrar.on('changed', (c) => logger.info({ username: c.username, reason: c.reason, bindings: c.bindings.length }, 'registrations changed'));
   stack.on('register', (req, source, respond) => {
     let answered = false;
@@ -226,7 +208,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const localSipHost = `${publicAddress.includes(':') ? `[${publicAddress}]` : publicAddress}:${stack.udpPort}`;
   const dialer = new OutboundDialer({ invite: (o) => stack.invite(o), media: callDeps.media, runner }, localSipHost);
   // Phone numbers go through the account's carriers; users' devices through the registrar.
-  const targets = new DialTargets({ carriers: store, registrations: null, localHosts: [localSipHost, publicAddress] });
+  const targets = new DialTargets({ carriers: store, registrations: registrar, localHosts: [localSipHost] });
+  // <Dial> and <Refer>: child legs are calls like any other (registry, records, callbacks).
+  callDeps.connector = new DialConnector({ registry, dialer, targets, runner, recordings, callDeps });
   const commands = new CallCommands({
     registry,
     runner,

@@ -59,8 +59,11 @@ export class ApplicationRunner {
 
   constructor(private readonly deps: RunnerDeps) {}
 
-  /** Runs until the call ends. Never throws: every failure ends the call with a record. */
-  async run(call: Call, target: ApplicationTarget | InlineDocument): Promise<void> {
+  /**
+   * Runs until the call ends. Never throws: every failure ends the call with a record.
+   * `hangupAtEnd: false` (a `<Dial>` whisper) leaves the call up when the document runs out.
+   */
+  async run(call: Call, target: ApplicationTarget | InlineDocument, opts: { hangupAtEnd?: boolean } = {}): Promise<void> {
     const run: Run = { turn: new AbortController(), redirect: null, app: 'verbs' in target ? null : target };
     this.runs.set(call, run);
     let next: ApplicationTarget | InlineDocument | null = target;
@@ -83,7 +86,7 @@ export class ApplicationRunner {
       }
     } finally {
       this.runs.delete(call);
-      if (!call.ended) await call.hangup('end-of-document').catch(() => undefined);
+      if (!call.ended && opts.hangupAtEnd !== false) await call.hangup('end-of-document').catch(() => undefined);
     }
   }
 

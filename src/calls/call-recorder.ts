@@ -29,7 +29,7 @@ export function callRecordOf(call: Call): CallRecord {
     errorCode: call.errorCode,
     errorMessage: call.errorMessage,
     endReason: call.endReason,
-    parentCallSid: null,
+    parentCallSid: call.info.parentCallSid ?? null,
   };
 }
 

@@ -27,19 +27,20 @@ export interface CallRecordingsDeps {
 export class CallRecordings {
   constructor(private readonly deps: CallRecordingsDeps) {}
 
-  async start(accountSid: string, callSid: string, source: RecordingSource): Promise<RecordingHandle> {
+  /** `channels: 2` writes interleaved stereo (a dual-channel Dial recording: caller, then callee). */
+  async start(accountSid: string, callSid: string, source: RecordingSource, channels: 1 | 2 = 1): Promise<RecordingHandle> {
     const sid = newSid('RE');
     const filePath = recordingRelativePath(accountSid, sid);
     const absolute = recordingAbsolutePath(this.deps.dataDir, filePath);
     const startTime = new Date();
     await mkdir(dirname(absolute), { recursive: true });
     await this.deps.store.createRecording({
-      sid, accountSid, callSid, status: 'in-progress', source, channels: 1, sampleRate: SAMPLE_RATE,
+      sid, accountSid, callSid, status: 'in-progress', source, channels, sampleRate: SAMPLE_RATE,
       durationSeconds: null, startTime: startTime.toISOString(), filePath, bytes: null, errorCode: null,
     });
     let writer: WavFileWriter;
     try {
-      writer = await WavFileWriter.create(absolute, { sampleRate: SAMPLE_RATE, channels: 1 });
+      writer = await WavFileWriter.create(absolute, { sampleRate: SAMPLE_RATE, channels });
     } catch (err) {
       await this.deps.store.updateRecording(sid, { status: 'failed' }).catch(this.deps.onError);
       throw err;

@@ -82,6 +82,8 @@ export interface CallInfo {
   authToken: string;
   /** The IncomingPhoneNumber the call arrived on, if any (Twilio's phone_number_sid). */
   phoneNumberSid?: string | null;
+  /** A `<Dial>` leg's parent call. */
+  parentCallSid?: string | null;
 }
 
 export class CallEndedError extends Error {
@@ -113,7 +115,7 @@ export class Call extends EventEmitter implements CallControl {
   private readonly lifetime = new AbortController();
   private media: CallMedia | null = null;
   private streams: CallStreams | null = null;
-  private readonly digitListeners = new Set<(digit: string) => void>();
+  private readonly digitListeners = new Set<(digit: string, source: DtmfDigit['source']) => void>();
   private readonly keyDownListeners = new Set<() => void>();
   private dialog: CallDialog | null = null;
   private answering: Promise<void> | null = null;
@@ -145,6 +147,16 @@ export class Call extends EventEmitter implements CallControl {
 
   get sid(): string {
     return this.info.sid;
+  }
+
+  /** The answered call's RTP session (bridges relay it); null before the answer and after the end. */
+  get rtp(): RtpSession | null {
+    return this.media?.rtp ?? null;
+  }
+
+  /** The established SIP dialog (REFER goes on it); null before the answer. */
+  get sipDialog(): Dialog | null {
+    return this.dialog?.dialog ?? null;
   }
 
   get answered(): boolean {
@@ -329,7 +341,7 @@ export class Call extends EventEmitter implements CallControl {
   private onCallerDigit(d: DtmfDigit): void {
     this.note('dtmf', { digit: d.digit, source: d.source, ...(d.durationMs !== null ? { durationMs: d.durationMs } : {}) });
     this.streams?.dtmf(d.digit);
-    for (const listener of [...this.digitListeners]) listener(d.digit);
+    for (const listener of [...this.digitListeners]) listener(d.digit, d.source);
   }
 
   async reject(reason: 'busy' | 'rejected'): Promise<void> {
@@ -452,6 +464,12 @@ export class Call extends EventEmitter implements CallControl {
       this.digitListeners.delete(listener);
       if (onKeyDown) this.keyDownListeners.delete(onKeyDown);
     };
+  }
+
+  /** Like onDigit, with how each key arrived (a bridge relays only out-of-band keys: in-band ones travel in the audio). */
+  onDtmf(listener: (digit: string, source: DtmfDigit['source']) => void): () => void {
+    this.digitListeners.add(listener);
+    return () => this.digitListeners.delete(listener);
   }
 
   onAudio(listener: (samples: Int16Array) => void): () => void {

@@ -14,7 +14,7 @@ export interface DialTargetsDeps {
   carriers: Pick<CarrierStore, 'enabledCarriers'>;
   /** Absent when no registrar runs: `client:` targets then have no devices. */
   registrations: RegistrationDirectory | null;
-  /** Hosts that mean "this server" in a SIP URI (our public address, with and without port, and names). */
+  /** `host:port` (or host, meaning port 5060) forms that mean "this server" in a SIP URI. */
   localHosts: readonly string[];
 }
 
@@ -59,13 +59,19 @@ export class DialTargets {
     return { uri: bare, dest: null, headers: [...fromUri, ...headers], credentials, fromHost: null, via: null };
   }
 
-  /** The user a `sip:user@<us>` URI names, when its host is ours; null otherwise. */
+  /**
+   * The user a `sip:user@<us>` URI names, when it points at this server: same host and port, or
+   * same host and no port when we listen on 5060. Null otherwise (a URI for some other server).
+   */
   localUser(uri: string): string | null {
     const parsed = parseUri(uri.split('?')[0]!);
     if (!parsed || parsed.user === null) return null;
     const host = parsed.host.toLowerCase();
-    const hostPort = parsed.port !== null ? `${host}:${parsed.port}` : host;
-    const ours = this.deps.localHosts.some((h) => h.toLowerCase() === host || h.toLowerCase() === hostPort);
+    const ours = this.deps.localHosts.some((h) => {
+      const local = parseUri(`sip:${h}`);
+      if (!local || local.host.toLowerCase() !== host) return false;
+      return (parsed.port ?? 5060) === (local.port ?? 5060);
+    });
     return ours ? parsed.user : null;
   }
 

@@ -28,6 +28,12 @@ export interface InboundRouterOptions {
   maxCalls: number;
   /** Resolves the called identity (To: E.164 or SIP user part) to its route; never rejects for an unknown number. */
   route: (to: string) => Promise<InboundRoute>;
+  /**
+   * Calls from SIP users: their route when the INVITE authenticated as a user (their application),
+   * 'answered' when it was challenged or refused (407/403 already sent), null when the caller is not
+   * a user (routing by the called number goes on).
+   */
+  callerRoute?: (invite: IncomingInvite) => Promise<InboundRoute | 'answered' | null>;
   /** Told when routing itself failed (the caller got a 500). */
   onError?: (err: Error, invite: IncomingInvite) => void;
 }
@@ -95,7 +101,9 @@ export class InboundRouter {
     const to = identityFromUri(req.uri);
     let route: InboundRoute;
     try {
-      route = await this.opts.route(to);
+      const fromUser = this.opts.callerRoute ? await this.opts.callerRoute(invite) : null;
+      if (fromUser === 'answered') return null;
+      route = fromUser ?? (await this.opts.route(to));
     } catch (err) {
       this.opts.onError?.(err as Error, invite);
       invite.respond(500);
