@@ -83,7 +83,11 @@ export class OutboundDialer {
   }
 
   private fromHeader(plan: LegPlan, attempt: SipAttempt): string {
-    const uri = /^sips?:/i.test(plan.from) ? plan.from : `sip:${plan.from}@${attempt.fromHost ?? this.localHost}`;
+    let uri = /^sips?:/i.test(plan.from) ? plan.from : `sip:${plan.from}@${attempt.fromHost ?? this.localHost}`;
+    // A From at our own address (the REST API's `sip:+1555…@<us>`) is our identity like a bare
+    // number: through a carrier it takes the carrier's domain (fromDomain), which the carrier expects.
+    const ours = `@${this.localHost}`;
+    if (attempt.fromHost && uri.toLowerCase().endsWith(ours.toLowerCase())) uri = `${uri.slice(0, -ours.length)}@${attempt.fromHost}`;
     return plan.fromDisplayName ? `${quote(plan.fromDisplayName)} <${uri}>` : uri;
   }
 
