@@ -58,13 +58,13 @@ const hostPart = (host: string): string => (host.includes(':') && !host.startsWi
  * A URI user part: RFC 3261 §25.1 allows unreserved, user-unreserved and escaped characters only,
  * so a `#` (tech prefixes like `1234#`, DTMF-style numbers) travels as `%23`.
  */
-const userPart = (s: string): string => s.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+export const sipUserPart = (s: string): string => s.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 
 /** The INVITE for `number` through `carrier`: sip:<techPrefix><number>@host:port, with its credentials. */
 export function carrierAttempt(carrier: StoredCarrierRecord, number: string, headers: HeaderField[] = []): SipAttempt {
   const transport = carrier.transport === 'udp' ? '' : `;transport=${carrier.transport}`;
   return {
-    uri: `sip:${userPart(carrier.techPrefix + number)}@${hostPart(carrier.host)}:${carrier.port}${transport}`,
+    uri: `sip:${sipUserPart(carrier.techPrefix + number)}@${hostPart(carrier.host)}:${carrier.port}${transport}`,
     dest: { transport: carrier.transport, host: carrier.host, port: carrier.port },
     headers,
     credentials: carrier.username && carrier.password ? { username: carrier.username, password: carrier.password } : null,
