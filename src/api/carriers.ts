@@ -5,6 +5,7 @@
  * is this API's 400. The password is write-only: responses say only whether one is set.
  */
 import { newSid } from '../ids.js';
+import type { CarrierRegistrationStatus, CarrierRegistrationView } from '../calls/carrier-registrations.js';
 import { StoreError, type CarrierPatch, type CarrierRecord, type CarrierStore, type StoredCarrierRecord } from '../store/store-types.js';
 import { badRequest } from './api-errors.js';
 import { friendlyNameField } from './config-input.js';
@@ -26,10 +27,13 @@ export const CARRIER_DEFAULTS: Readonly<Omit<CarrierRecord, 'sid' | 'accountSid'
   enabled: true,
 };
 
-/** The carrier as clients see it: everything but the password. */
-export function nativeCarrierJson(c: StoredCarrierRecord): Record<string, unknown> {
+/**
+ * The carrier as clients see it: everything but the password. With `registration` given (the
+ * server keeps carrier registrations), its live REGISTER status too: null when it does not register.
+ */
+export function nativeCarrierJson(c: StoredCarrierRecord, registration?: CarrierRegistrationStatus | null): Record<string, unknown> {
   const { password, ...rest } = c;
-  return { ...rest, hasPassword: password !== null };
+  return { ...rest, hasPassword: password !== null, ...(registration !== undefined ? { registration } : {}) };
 }
 
 type FieldKind = 'string' | 'nullableString' | 'integer' | 'boolean' | 'list';
@@ -77,6 +81,11 @@ const RECORD: Readonly<Record<string, PropertySchema>> = {
   fromDomain: { type: ['string', 'null'] },
   techPrefix: { type: 'string' },
   enabled: { type: 'boolean' },
+  registration: {
+    type: ['object', 'null'],
+    description: 'Outbound registration (register: true): state idle|registering|registered|failed, expiresAt, lastError; null when not registering',
+    properties: { state: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, lastError: { type: ['string', 'null'] } },
+  },
   dateCreated: { type: 'string', format: 'date-time' },
   dateUpdated: { type: 'string', format: 'date-time' },
 };
@@ -128,7 +137,8 @@ async function storeWrite<R>(write: () => Promise<R>): Promise<R> {
   }
 }
 
-export function carriersResource(store: CarrierStore): ConfigResource<StoredCarrierRecord, TypedResourceInput> {
+/** `registrations`: the live registration status per carrier, shown as `registration` in the JSON. */
+export function carriersResource(store: CarrierStore, registrations?: CarrierRegistrationView): ConfigResource<StoredCarrierRecord, TypedResourceInput> {
   const body: Record<string, PropertySchema> = { friendlyName: { type: ['string', 'null'], description: 'Up to 64 characters; default: the host' } };
   for (const [field, [kind, description]] of Object.entries(FIELDS)) body[field] = { ...SCHEMA_TYPE[kind], description };
 
@@ -161,6 +171,6 @@ export function carriersResource(store: CarrierStore): ConfigResource<StoredCarr
     get: (accountSid, sid) => store.getCarrier(accountSid, sid),
     list: (accountSid, filters, pageSize, pageToken) => store.listCarriers({ accountSid, pageSize, pageToken, friendlyName: filters.friendlyName }),
     remove: (accountSid, sid) => store.deleteCarrier(accountSid, sid),
-    nativeJson: nativeCarrierJson,
+    nativeJson: (c) => nativeCarrierJson(c, registrations ? registrations.status(c.sid) : undefined),
   };
 }
