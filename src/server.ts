@@ -43,6 +43,7 @@ import { CallCommands } from './calls/call-commands.js';
 import { systemClock } from './sip/clock.js';
 import { DigestServer } from './sip/digest.js';
 import { Registrar } from './calls/registrar.js';
+import { CarrierRegistrations } from './calls/carrier-registrations.js';
 import { CallMetrics } from './calls/call-metrics.js';
 import { createHttpServer } from './api/http-server.js';
 import { metrics } from './api/metrics.js';
@@ -199,6 +200,17 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     });
   });
   await stack.start();
+  // Carriers with register: true get a REGISTER binding from us, kept in step with /v1/carriers.
+  const carrierRegistrations = new CarrierRegistrations({
+    carriers: store,
+    stack,
+    onError: (err) => logger.error({ err: err.message }, 'carrier registrations'),
+    onStatus: (carrierSid, s) => {
+      if (s.state === 'failed') logger.warn({ carrierSid, ...s }, 'carrier registration failed');
+      else logger.info({ carrierSid, ...s }, 'carrier registration');
+    },
+  });
+  await carrierRegistrations.start();
 
   // Outbound calls from the API: queued per account (calls per second, live calls), then dialled.
   let draining = false;
@@ -264,6 +276,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     }
     await recorder.flush();
     await statusSender.drain(5000);
+    await carrierRegistrations.stop(); // unregisters (Expires: 0) while the stack can still send
     await stack.stop();
     registrar.close();
     clock.stop();
