@@ -5,15 +5,22 @@
  * here from SIPp's trace); one that challenges with 401 has SIPp verify them itself (<verifyauth>),
  * and a wrong password fails the call. Failover follows RFC 3261's split: a 503 moves on to the
  * next carrier, a 486 is the callee's answer and ends the call busy with no other carrier tried.
- * Prefixes pick the carrier (longest match before priority).
+ * Prefixes pick the carrier (longest match before priority). A carrier with register: true is
+ * registered with a SIPp registrar at start (SIPp verifies the digest) and unregistered at shutdown.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } from './harness/patchbay.js';
 import { runSipp, type SippResult } from './harness/sipp.js';
 import { freePort } from './harness/child-patchbay.js';
+import { PgliteStore } from '../../src/store/pglite-store.js';
+import { CARRIER_DEFAULTS } from '../../src/api/carriers.js';
+import { newSid } from '../../src/ids.js';
 
 const AUTH = 'Basic ' + Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64');
 const FINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
@@ -281,5 +288,59 @@ describe('carriers: digest, failover and prefixes with SIPp carriers', () => {
     } finally {
       await removeCarriers(pb, [sid]);
     }
+  });
+});
+
+describe('carriers: outbound registration with a SIPp registrar', () => {
+  it('registers a carrier with register: true at start (401 answered, SIPp verifies the credentials) and removes the binding at shutdown', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'patchbay-carrier-reg-'));
+    const trace = join(dataDir, 'registrar-messages.log');
+    const port = await freePort();
+    // The trace goes to a file of ours so it can be read while SIPp still runs.
+    const registrar = runSipp({
+      scenario: 'uas-registrar-401.xml',
+      target: '127.0.0.1:9',
+      calls: 1,
+      localPort: port,
+      keys: { carrier_password: 'reg-pass-1' },
+      timeoutSeconds: 60,
+      extra: ['-trace_msg', '-message_file', trace],
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const store = await PgliteStore.open(join(dataDir, 'db'));
+    await store.ensureAccount({ sid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+    await store.createCarrier({
+      ...CARRIER_DEFAULTS,
+      sid: newSid('TK'),
+      accountSid: TEST_ACCOUNT_SID,
+      friendlyName: 'registering carrier',
+      host: '127.0.0.1',
+      port,
+      username: 'trunk-user',
+      password: 'reg-pass-1',
+      register: true,
+      fromDomain: 'carrier.example',
+    });
+    await store.close();
+    const pb = await startPatchbay({}, dataDir);
+    try {
+      // Registered: SIPp has sent its 200 to the REGISTER that carried credentials.
+      await waitFor(() => existsSync(trace) && /SIP\/2\.0 200 OK/.test(readFileSync(trace, 'utf8')), 10000, 'the registrar\'s 200');
+    } finally {
+      await pb.dispose();
+    }
+    const result = await registrar;
+    assert.equal(result.successful, 1, `SIPp verified both REGISTERs and saw the removal: ${result.errors}`);
+    const registers = readFileSync(trace, 'utf8')
+      .split(/^-{20,}.*$/m)
+      .map((m) => m.trim().replace(/^\w+ message (sent|received)[^\n]*\n/, '').trim())
+      .filter((m) => m.startsWith('REGISTER '));
+    assert.equal(registers.length, 3);
+    assert.deepEqual(registers.map((r) => /^Expires:\s*(\d+)/im.exec(r)?.[1]), ['3600', '3600', '0']);
+    for (const r of registers) {
+      assert.match(r, /^REGISTER sip:carrier\.example SIP\/2\.0/);
+      assert.match(r, /^To:\s*<?sip:trunk-user@carrier\.example>?/im, 'the AOR is username@fromDomain');
+    }
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });
