@@ -48,7 +48,8 @@ export async function bridgeCalls(caller: Call, callee: Call, opts: BridgeOption
       if (source !== 'inband') relayDigit(caller, digit);
     }),
   );
-  const onAbort = (): void => end('aborted');
+  // The caller's hangup aborts the verb's signal too, and before whenEnded() settles: name it truly.
+  const onAbort = (): void => end(caller.ended ? 'caller-hangup' : 'aborted');
   signal.addEventListener('abort', onAbort, { once: true });
   cleanups.push(() => signal.removeEventListener('abort', onAbort));
   void caller.whenEnded().then(() => end('caller-hangup'));
