@@ -4,23 +4,20 @@
  * nothing; a short registration disappears on time; two devices of one user; unregistering.
  *
  * Clients: a minimal UDP phone written here (it answers SHA-256, the algorithm Patchbay prefers),
- * SIPp with hand-written bogus credentials, and — when the server offers MD5 only — baresip and
- * SIPp's own digest: baresip 1.0 (libre 1.x) and SIPp 3.6 abort on any SHA-256 challenge.
+ * SIPp with hand-written bogus credentials, and baresip and SIPp's own digest on a server started
+ * with PATCHBAY_SIP_DIGEST_ALGORITHMS=MD5: baresip 1.0 (libre 1.x) and SIPp 3.6 abort on any
+ * SHA-256 challenge. Each suite first checks which algorithms its server really offers.
  */
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { authorizationFor, parseChallenge, pickChallenge } from '../../src/sip/digest.js';
 import { parseDatagram } from '../../src/sip/parser.js';
 import type { SipResponse } from '../../src/sip/message.js';
 import { waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } from './harness/patchbay.js';
 import { runSipp } from './harness/sipp.js';
+import { BaresipPhone } from './harness/baresip.js';
 
 interface ApiRegistration {
   userSid: string;
@@ -116,63 +113,8 @@ class UdpPhone {
   }
 }
 
-/** A port P with P and P+1 free on loopback (baresip also binds SIP/TLS on P+1). */
-async function freePortPair(): Promise<number> {
-  for (;;) {
-    const p = await new Promise<number>((resolve, reject) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-      s.on('error', reject);
-    });
-    const next = await new Promise<boolean>((resolve) => {
-      const s = createServer().listen(p + 1, '127.0.0.1', () => s.close(() => resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (next) return p;
-  }
-}
-
-/** baresip registered as `username`, running until `stop()` (which unregisters, Expires 0). */
-class BaresipPhone {
-  log = '';
-  private child: ChildProcess | null = null;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'baresip-reg-'));
-
-  async start(server: number, username: string, password: string): Promise<this> {
-    const conf = join(this.dir, 'conf');
-    mkdirSync(conf);
-    const port = await freePortPair();
-    const config = ['poll_method poll', `sip_listen 127.0.0.1:${port}`, 'net_interface 127.0.0.1', 'audio_source aufile,/dev/null', 'audio_player aufile,/dev/null', 'audio_alert aufile,/dev/null', 'module_path /usr/lib/baresip/modules', 'module g711.so', 'module aufile.so', 'module_app account.so', 'module_app menu.so', ''];
-    writeFileSync(join(conf, 'config'), config.join('\n'));
-    writeFileSync(join(conf, 'accounts'), `<sip:${username}@127.0.0.1:${server}>;auth_pass=${password};regint=60\n`);
-    const child = spawn('baresip', ['-f', conf], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (this.log += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    this.child = child;
-    return this;
-  }
-
-  /** baresip logs `200 OK` once registered, or the failure's status line. */
-  outcome(): Promise<string> {
-    return waitFor(() => /200 OK|403 Forbidden|Register: .*$/m.exec(this.log)?.[0], 10000, `baresip to register (log: ${this.log})`);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    child.kill('SIGTERM'); // baresip unregisters before it exits
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    await exited;
-    clearTimeout(killer);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Starts Patchbay, creates alice and bob through /v1/users, and learns which algorithms it offers. */
-async function setUp(overrides: Record<string, string>): Promise<{ pb: TestPatchbay; alice: string; bob: string; md5Only: boolean }> {
+/** Starts Patchbay, creates alice and bob through /v1/users, and reads the algorithms its challenge offers. */
+async function setUp(overrides: Record<string, string>): Promise<{ pb: TestPatchbay; alice: string; bob: string; offered: (string | undefined)[] }> {
   const pb = await startPatchbay({ PATCHBAY_REGISTER_MIN_EXPIRES: '1', ...overrides });
   const users: string[] = [];
   for (const username of ['alice', 'bob']) {
@@ -181,24 +123,31 @@ async function setUp(overrides: Record<string, string>): Promise<{ pb: TestPatch
     users.push(r.body.sid as string);
   }
   const probe = await new UdpPhone(pb.sipPort, 'alice', 'x').open();
-  const res = await probe.sendRegister(60, undefined, null); // just the challenge
-
-  probe.close();
-  assert.equal(res.status, 401);
-  const md5Only = res.headers.getAll('www-authenticate').every((v) => parseChallenge(v)?.algorithm === 'MD5');
-  return { pb, alice: users[0]!, bob: users[1]!, md5Only };
+  try {
+    const res = await probe.sendRegister(60, undefined, null); // just the challenge
+    assert.equal(res.status, 401);
+    const offered = res.headers.getAll('www-authenticate').map((v) => parseChallenge(v)?.algorithm);
+    return { pb, alice: users[0]!, bob: users[1]!, offered };
+  } finally {
+    probe.close();
+  }
 }
 
 describe('registrar: a UDP phone and SIPp on the default (SHA-256, MD5) server', () => {
   let pb: TestPatchbay;
   let alice: string;
   let bob: string;
+  let offered: (string | undefined)[];
 
   before(async () => {
-    ({ pb, alice, bob } = await setUp({}));
+    ({ pb, alice, bob, offered } = await setUp({}));
   });
   after(async () => {
     await pb?.dispose();
+  });
+
+  it('challenges with SHA-256 first, then MD5 (RFC 8760 §2.4)', () => {
+    assert.deepEqual(offered, ['SHA-256', 'MD5']);
   });
 
   it('registers with the right password, the API lists the binding, Expires: 0 removes it', async () => {
@@ -273,28 +222,30 @@ describe('registrar: baresip and SIPp digest on an MD5-only server', () => {
   let pb: TestPatchbay;
   let alice: string;
   let bob: string;
-  let md5Only = false;
+  let offered: (string | undefined)[];
 
   before(async () => {
-    ({ pb, alice, bob, md5Only } = await setUp({ PATCHBAY_SIP_DIGEST_ALGORITHMS: 'MD5' }));
+    ({ pb, alice, bob, offered } = await setUp({ PATCHBAY_SIP_DIGEST_ALGORITHMS: 'MD5' }));
   });
   after(async () => {
     await pb?.dispose();
   });
 
-  /** These clients cannot register while SHA-256 is offered; the server must be configured for MD5. */
-  function needsMd5(t: TestContext): boolean {
-    if (!md5Only) t.skip('the server still offers SHA-256 (PATCHBAY_SIP_DIGEST_ALGORITHMS not wired): baresip 1.0 and SIPp 3.6 abort on it');
-    return md5Only;
+  /** baresip registered as `username`, until stopped (which unregisters, Expires 0). */
+  function baresip(username: string, password: string): Promise<BaresipPhone> {
+    return new BaresipPhone({ registrar: pb.sipPort, username, password }).start();
   }
 
-  it('baresip registers with the right password; two devices are listed; stopping unregisters', async (t) => {
-    if (!needsMd5(t)) return;
-    const one = await new BaresipPhone().start(pb.sipPort, 'alice', 'alice-password');
-    const two = await new BaresipPhone().start(pb.sipPort, 'alice', 'alice-password');
+  it('challenges with MD5 only (these clients abort on any SHA-256 challenge)', () => {
+    assert.deepEqual(offered, ['MD5']);
+  });
+
+  it('baresip registers with the right password; two devices are listed; stopping unregisters', async () => {
+    const one = await baresip('alice', 'alice-password');
+    const two = await baresip('alice', 'alice-password');
     try {
-      assert.equal(await one.outcome(), '200 OK', one.log);
-      assert.equal(await two.outcome(), '200 OK', two.log);
+      assert.equal(await one.registration(), '200 OK', one.log);
+      assert.equal(await two.registration(), '200 OK', two.log);
       const list = await registrationsOf(pb, alice);
       assert.equal(list.length, 2, JSON.stringify(list));
       for (const b of list) {
@@ -304,25 +255,23 @@ describe('registrar: baresip and SIPp digest on an MD5-only server', () => {
       await one.stop();
       await waitFor(async () => (await registrationsOf(pb, alice)).length === 1, 10000, 'the stopped baresip to unregister');
     } finally {
-      await one.stop();
-      await two.stop();
+      await one.dispose();
+      await two.dispose();
     }
     await waitFor(async () => (await registrationsOf(pb, alice)).length === 0, 10000, 'both to unregister');
   });
 
-  it('baresip with a wrong password gets 403 and binds nothing', async (t) => {
-    if (!needsMd5(t)) return;
-    const phone = await new BaresipPhone().start(pb.sipPort, 'bob', 'wrong-password');
+  it('baresip with a wrong password gets 403 and binds nothing', async () => {
+    const phone = await baresip('bob', 'wrong-password');
     try {
-      assert.match(await phone.outcome(), /403 Forbidden/, phone.log);
+      assert.match(await phone.registration(), /403 Forbidden/, phone.log);
       assert.deepEqual(await registrationsOf(pb, bob), []);
     } finally {
-      await phone.stop();
+      await phone.dispose();
     }
   });
 
-  it('SIPp registers for 2 s with its own MD5 digest; the binding is listed, then gone on time', async (t) => {
-    if (!needsMd5(t)) return;
+  it('SIPp registers for 2 s with its own MD5 digest; the binding is listed, then gone on time', async () => {
     const started = Date.now();
     const r = await runSipp({ scenario: 'register-md5.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, keys: { user: 'bob', expires: '2' }, extra: ['-au', 'bob', '-ap', 'bob-password'], timeoutSeconds: 10 });
     assert.equal(r.successful, 1, `SIPp: ${r.errors}`);
