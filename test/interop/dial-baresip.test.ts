@@ -7,6 +7,10 @@
  * (its own speech, and the other's speech played backwards) — that the match is not chance or echo.
  * Either side hanging up ends both legs; the action gets DialCallStatus=completed with the bridged
  * time, measured here from B's own log, as DialCallDuration.
+ *
+ * Fixtures: the caller speaks known-8k-reference.wav (see fixtures/README.md); bob speaks
+ * callee-speech-8k.wav, Debian's `espeak-ng -v en-us+f3 "Hello from the second phone. Seven, eight,
+ * nine, ten. Please stay on the line."` converted by `sox -r 8000 -c 1 -b 16`.
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
