@@ -20,6 +20,7 @@ import type { LegPlan, OutboundDialer } from './outbound-dialer.js';
 import { DialTargetError, type DialTargets } from './dial-targets.js';
 import { bridgeCalls, type BridgeEnd } from './call-bridge.js';
 import { DialRecording } from './dial-recording.js';
+import { TransferWatch } from './dial-transfer.js';
 import type { StatusCallbackEvent } from './status-notifier.js';
 
 export interface DialSessionDeps {
@@ -30,19 +31,6 @@ export interface DialSessionDeps {
   recordings: CallRecordings;
   /** Dependencies of the child legs (the same as every call's). */
   callDeps: CallDeps;
-  /** Told when a bridge is up, so a REFER on either leg can be handled (dial-transfer.ts). */
-  onBridged?: (bridge: ActiveBridge) => void;
-}
-
-/** A bridge in progress, as transfers see it. */
-export interface ActiveBridge {
-  caller: Call;
-  callee: Call;
-  request: DialRequest;
-  /** Swaps the callee for a new, answered leg (a transfer): the bridge goes on with it. */
-  replaceCallee(next: Call): void;
-  /** Set when the callee's REFER was handed to the app (referUrl): the Dial ends with this target. */
-  referredTo: string | null;
 }
 
 interface Leg {
@@ -57,6 +45,9 @@ function xHeaders(res: SipResponse | null): Record<string, string> {
   for (const f of res?.headers.fields ?? []) if (/^x-/i.test(f.name)) out[f.name] = f.value;
   return out;
 }
+
+/** How long a transferor may stay on after its transfer succeeded before we hang it up. */
+const TRANSFEROR_GRACE_MS = 5000;
 
 const sipHeaderFields = (pairs: [string, string][]): HeaderField[] => pairs.map(([name, value]) => ({ name, value }));
 
@@ -273,10 +264,54 @@ export class DialSession {
     }
     callee.setTimeLimit(request.timeLimit);
     if (request.record.startsWith('record-from-answer')) await this.startRecording(false);
-    const how: BridgeEnd = await bridgeCalls(caller, callee, { hangupOnStar: request.hangupOnStar, recording: this.recording }, signal);
-    caller.note('dial.end', { callSid: callee.sid, how });
-    if (!callee.ended) await callee.hangup(how === 'hangup-on-star' ? 'hangup-on-star' : how === 'aborted' ? 'parent-redirected' : 'caller-hangup');
-    return this.answeredResult(callee, true);
+    let current = callee;
+    for (;;) {
+      // A REFER from the callee (an agent handing the caller over) may swap the leg mid-bridge.
+      const watch = new TransferWatch(current, request.referUrl !== null, (target, headers) => this.transferLeg(target, headers));
+      const how: BridgeEnd = await bridgeCalls(caller, current, { hangupOnStar: request.hangupOnStar, recording: this.recording }, AbortSignal.any([signal, watch.signal]));
+      if (how === 'callee-hangup' && !caller.ended && !signal.aborted) {
+        // The transferor may leave before the target answers: the caller hears ringback meanwhile.
+        const stopRingback = this.startRingback();
+        await watch.settled();
+        stopRingback();
+      }
+      watch.stop();
+      caller.note('dial.end', { callSid: current.sid, how, ...(watch.replacement ? { transferredTo: watch.replacement.sid } : {}), ...(watch.appTarget ? { referTo: watch.appTarget } : {}) });
+      if (watch.appTarget) {
+        if (!current.ended) void this.releaseTransferor(current);
+        return { ...this.answeredResult(current, true), referTransferTarget: watch.appTarget };
+      }
+      const next = watch.replacement;
+      if (next && !caller.ended && !signal.aborted) {
+        if (!current.ended) void this.releaseTransferor(current);
+        next.setTimeLimit(request.timeLimit);
+        current = next;
+        continue;
+      }
+      if (next && !next.ended) await next.hangup('caller-hangup');
+      if (!current.ended) await current.hangup(how === 'hangup-on-star' ? 'hangup-on-star' : signal.aborted && !caller.ended ? 'parent-redirected' : 'caller-hangup');
+      return this.answeredResult(current, true);
+    }
+  }
+
+  /** A transferor hangs up itself after the final NOTIFY (RFC 5589 §6); one that stays on past the grace gets our BYE. */
+  private async releaseTransferor(transferor: Call): Promise<void> {
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, TRANSFEROR_GRACE_MS).unref());
+    await Promise.race([transferor.whenEnded(), grace]);
+    if (!transferor.ended) await transferor.hangup('transferred');
+  }
+
+  /** A transfer's new leg (Refer-To): rung like a `<Sip>` noun (or a number for tel:); the answered call or the final status. */
+  private async transferLeg(target: string, headers: HeaderField[]): Promise<{ call: Call | null; status: number }> {
+    const callbacks = { url: null, method: 'POST' as const, statusCallback: null, statusCallbackMethod: 'POST' as const, statusCallbackEvent: [] };
+    const noun: DialNoun = /^tel:/i.test(target)
+      ? { noun: 'number', number: target.slice(4).split(';')[0]!, sendDigits: null, ...callbacks }
+      : { noun: 'sip', uri: target, headers: headers.map((h): [string, string] => [h.name, h.value]), username: null, password: null, ...callbacks };
+    const before = this.legs.length;
+    const winner = await this.ring([noun]);
+    if (winner) return { call: winner.call, status: 200 };
+    const tried = this.legs.slice(before);
+    return { call: null, status: tried[tried.length - 1]?.call.sipResponseCode ?? 480 };
   }
 
   private answeredResult(callee: Call, bridged: boolean): DialResult {

@@ -71,6 +71,8 @@ export interface DialResult {
   sipHeaders: Record<string, string>;
   /** Set when `record` was asked and something was recorded. */
   recordingUrl: string | null;
+  /** The bridged callee asked to transfer the caller (REFER) and `referUrl` takes it: the Refer-To target. */
+  referTransferTarget?: string | null;
 }
 
 export type ReferRequest = Omit<ReferVerb, 'verb' | 'action' | 'method'>;

@@ -88,5 +88,9 @@ export async function dial(verb: DialVerb, call: CallControl, ctx: VerbContext):
     if (action !== null) call.sendCallback(action, verb.method, params);
     return { kind: 'hangup' };
   }
+  // The callee transferred the caller (REFER) and the app decides where to: Twilio's referUrl request.
+  if (result.referTransferTarget && request.referUrl) {
+    return { kind: 'redirect', url: request.referUrl, method: verb.referMethod, params: { ...params, ReferTransferTarget: result.referTransferTarget } };
+  }
   return action !== null ? { kind: 'redirect', url: action, method: verb.method, params } : { kind: 'next' };
 }
