@@ -248,6 +248,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     // /v1/users stores HA1s for this realm; /v1/registrations reads the registrar's live bindings.
     sipRealm: config.sipRealm,
     registrations: registrar,
+    carrierRegistrations,
     ...(config.publicUrl ? { publicBaseUrl: config.publicUrl } : {}),
   });
   await http.listen({ host: config.httpHost, port: config.httpPort });

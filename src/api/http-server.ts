@@ -21,6 +21,7 @@ import { installErrorHandlers } from './api-errors.js';
 import { apiKeysResource } from './api-keys.js';
 import { applicationsResource } from './applications.js';
 import { carriersResource } from './carriers.js';
+import type { CarrierRegistrationView } from '../calls/carrier-registrations.js';
 import type { ConfigRecord, ConfigResource, TypedResourceInput } from './config-resource.js';
 import { incomingNumbersResource } from './incoming-numbers.js';
 import { nativeConfigRoutes } from './native-config-routes.js';
@@ -70,6 +71,8 @@ export interface HttpServerDeps {
   sipRealm?: string;
   /** The registrar's live bindings, for /v1/registrations; without it the lists are empty. */
   registrations?: RegistrationDirectory;
+  /** Outbound registrations to carriers: shown as each carrier's `registration`; without it the field is left out. */
+  carrierRegistrations?: CarrierRegistrationView;
   /** Structured logger (pino); silent when omitted. */
   logger?: FastifyBaseLogger;
   /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
@@ -113,7 +116,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     incomingNumbersResource(deps.store),
     applicationsResource(deps.store),
     apiKeysResource(deps.store),
-    carriersResource(deps.store),
+    carriersResource(deps.store, deps.carrierRegistrations),
   ];
   if (deps.sipRealm !== undefined) resources.push(sipUsersResource(deps.store, { realm: deps.sipRealm }));
   for (const resource of resources) {
