@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       publicIp: null, dataDir: resolve('data'), voiceUrl: null, voiceMethod: 'POST', statusCallback: null,
       statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
       webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000, accountCallsPerSecond: 10, accountMaxCalls: 100,
+      sipRealm: 'patchbay', sipDigestAlgorithms: ['SHA-256', 'MD5'], registerMinExpires: 60, registerMaxExpires: 3600,
       publicUrl: null,
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
     });
@@ -32,6 +33,7 @@ describe('loadConfig', () => {
         '--status-callback', 'http://127.0.0.1:9/status', '--status-callback-method', 'GET',
         '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
         '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42', '--account-cps', '3', '--account-max-calls', '7',
+        '--sip-realm', 'pbx.example', '--sip-digest-algorithms', 'md5', '--register-min-expires', '30', '--register-max-expires', '600',
         '--public-url', 'https://pbx.example', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
@@ -41,7 +43,8 @@ describe('loadConfig', () => {
       dataDir: '/tmp/pb', voiceUrl: 'https://app.example/voice?x=1', voiceMethod: 'GET', statusCallback: 'http://127.0.0.1:9/status',
       statusCallbackMethod: 'GET', statusCallbackEvents: ['initiated', 'ringing', 'completed'], fallbackUrl: 'http://127.0.0.1:9/fb',
       fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
-      logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7, publicUrl: 'https://pbx.example',
+      logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7,
+      sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example',
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
     });
   });
@@ -51,6 +54,9 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig(['--speech-recognizer', 'websocket'], {}), /PATCHBAY_RECOGNIZER_URL/);
     assert.throws(() => loadConfig(['--speech-recognizer', 'vosk'], {}), /pocketsphinx, deepgram, openai, websocket/);
     assert.throws(() => loadConfig(['--recognizer-url', 'http://127.0.0.1/asr'], {}), /ws:\/\/ or wss:\/\//);
+    assert.throws(() => loadConfig(['--sip-digest-algorithms', 'SHA-1'], {}), /unknown digest algorithm "SHA-1"/);
+    assert.throws(() => loadConfig(['--register-min-expires', '600', '--register-max-expires', '60'], {}), /longer than --register-max-expires/);
+    assert.deepEqual(loadConfig([], { PATCHBAY_SIP_DIGEST_ALGORITHMS: 'md5, sha-256' }).sipDigestAlgorithms, ['MD5', 'SHA-256']);
   });
 
   it('reads PATCHBAY_* variables; a flag wins over its variable; empty variables are unset', () => {
