@@ -161,7 +161,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   const routes = new RouteLookup({
     store,
     defaultAccount: account,
-    catchAll: config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null,
+    catchAll: () => (config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null),
     digest,
     algorithms: config.sipDigestAlgorithms,
   });

@@ -15,8 +15,8 @@ export interface RouteLookupDeps {
   store: Pick<AccountStore, 'getAccount'> & Pick<ApplicationStore, 'getApplication'> & Pick<NumberStore, 'findNumber'> & Pick<SipUserStore, 'findSipUser'>;
   /** The server's own account: it owns calls to numbers nobody configured. */
   defaultAccount: { sid: string; authToken: string };
-  /** The catch-all application (--voice-url), if any. */
-  catchAll: ApplicationTarget | null;
+  /** The catch-all application (--voice-url), if any; read per call. */
+  catchAll: () => ApplicationTarget | null;
   digest: DigestServer;
   algorithms: readonly DigestAlgorithm[];
 }
@@ -33,7 +33,7 @@ export class RouteLookup {
   async route(to: string): Promise<InboundRoute> {
     const number = await this.deps.store.findNumber(to);
     const routed = number ? await this.routeOf(number, number, number.sid) : null;
-    return routed ?? { accountSid: this.deps.defaultAccount.sid, authToken: this.deps.defaultAccount.authToken, application: this.deps.catchAll, statusCallback: null, phoneNumberSid: null };
+    return routed ?? { accountSid: this.deps.defaultAccount.sid, authToken: this.deps.defaultAccount.authToken, application: this.deps.catchAll(), statusCallback: null, phoneNumberSid: null };
   }
 
   /** A SIP user's call: its route once authenticated; 'answered' when challenged or refused; null for other callers. */
