@@ -16,13 +16,14 @@ import { runSipp } from './harness/sipp.js';
 
 const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'rfc4475');
 
-/** The reaction of Patchbay, a user agent that is not a registrar (README of the fixtures). */
+/** The reaction of Patchbay, a user agent and an authenticating registrar (README of the fixtures). */
 const TCP_EXPECTED: Record<string, number> = {
   badinv01: 400, scalar02: 400, quotbal: 400, ltgtruri: 400, lwsruri: 400, escruri: 400, regbadct: 400,
   badaspec: 400, mismatch01: 400, badbranch: 400, insuf: 400, multi01: 400,
   badvers: 505, mismatch02: 501, esc02: 501, intmeth: 501,
   unkscm: 416, novelsc: 416, bext01: 420, invut: 415, sdp01: 406,
-  regaut01: 405, zeromf: 200, lwsdisp: 200, semiuri: 200, transports: 200,
+  // An authenticating registrar answers an unknown Authorization scheme with its own challenge (§3.3.7).
+  regaut01: 401, zeromf: 200, lwsdisp: 200, semiuri: 200, transports: 200,
 };
 
 /** Sends `bytes` on a fresh TCP connection and returns the first response's status code (null: none). */
