@@ -10,35 +10,8 @@ import { RtpPacket } from '../../src/media/rtp-packet.js';
 import { decodeFrame, encodeFrame } from '../../src/media/g711.js';
 import type { RtcpPacket } from '../../src/media/rtcp.js';
 import type { NegotiatedAudio } from '../../src/sip/offer-answer.js';
+import { manualClock } from './rtp-phone.js';
 
-/** A clock whose ticks happen only when the test calls `tick()`. */
-function manualClock(): { clock: MediaClock; tick: (n?: number) => void } {
-  let now = 0;
-  let pending: (() => void) | null = null;
-  const clock = new MediaClock({
-    now: () => now,
-    schedule: (fn) => {
-      pending = fn;
-      return fn;
-    },
-    cancel: () => {
-      pending = null;
-    },
-  });
-  clock.start();
-  return {
-    clock,
-    tick: (n = 1) => {
-      for (let i = 0; i < n; i++) {
-        // Fire at tick k's exact due time (k × 20 ms), then move time on to the next one.
-        const fn = pending;
-        pending = null;
-        fn?.();
-        now += 20;
-      }
-    },
-  };
-}
 
 /** Resolve when `event` has fired with args matching `pred`; fail after a generous timeout. */
 function waitFor<T extends unknown[]>(em: EventEmitter, event: string, pred: (...args: T) => boolean = () => true, ms = 5000): Promise<T> {
