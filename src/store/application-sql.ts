@@ -5,9 +5,8 @@
  */
 import { isSid } from '../ids.js';
 import type { SqlDatabase, SqlRunner } from './migrations.js';
-import { invalid, iso, selectNewestFirst } from './store-sql.js';
+import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
-  StoreError,
   type ApplicationPatch,
   type ApplicationRecord,
   type HttpMethodName,
@@ -174,21 +173,8 @@ export async function selectApplication(db: SqlRunner, accountSid: string, sid: 
   return rows[0] ? rowToApplication(rows[0]) : null;
 }
 
-export async function selectApplications(
-  db: SqlRunner,
-  q: ResourceListQuery & { friendlyName?: string },
-): Promise<ResourcePage<StoredApplicationRecord>> {
-  if (q.friendlyName !== undefined && typeof q.friendlyName !== 'string') throw new StoreError('INVALID_QUERY', 'friendlyName must be a string');
-  const { rows, nextPageToken } = await selectNewestFirst<ApplicationRow>(db, {
-    table: 'applications',
-    orderBy: 'date_created',
-    columnsSql: COLUMNS_SQL,
-    accountSid: q.accountSid,
-    filters: q.friendlyName !== undefined ? { friendly_name: q.friendlyName } : {},
-    pageSize: q.pageSize,
-    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
-  });
-  return { items: rows.map(rowToApplication), nextPageToken };
+export function selectApplications(db: SqlRunner, q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredApplicationRecord>> {
+  return selectConfigPage(db, q, { table: 'applications', columnsSql: COLUMNS_SQL, filterColumns: { friendlyName: 'friendly_name' }, toRecord: rowToApplication });
 }
 
 /** Numbers and SIP users pointing at the application fall back to their own voice settings, in the same transaction. */

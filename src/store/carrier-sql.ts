@@ -8,9 +8,8 @@ import { isIP } from 'node:net';
 import { isSid } from '../ids.js';
 import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField } from './application-sql.js';
-import { invalid, iso, selectNewestFirst, type PagedTable } from './store-sql.js';
+import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
-  StoreError,
   type CarrierPatch,
   type CarrierRecord,
   type ResourceListQuery,
@@ -39,8 +38,7 @@ const COLUMN_OF: Readonly<Record<keyof CarrierRecord, string>> = {
 const KEYS = Object.keys(COLUMN_OF) as (keyof CarrierRecord)[];
 const PATCH_KEYS = KEYS.filter((k) => k !== 'sid' && k !== 'accountSid');
 const COLUMNS_SQL = `${KEYS.map((k) => COLUMN_OF[k]).join(', ')}, date_created, date_updated`;
-// store-sql.ts's PagedTable does not list this table yet; selectNewestFirst only interpolates the name.
-const TABLE = 'carriers' as string as PagedTable;
+const TABLE = 'carriers';
 
 /** RFC 1123 host name (labels of letters, digits and inner hyphens), at most 253 characters. */
 const HOST_NAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -208,18 +206,8 @@ export async function selectCarrier(db: SqlRunner, accountSid: string, sid: stri
   return rows[0] ? rowToCarrier(rows[0]) : null;
 }
 
-export async function selectCarriers(db: SqlRunner, q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredCarrierRecord>> {
-  if (q.friendlyName !== undefined && typeof q.friendlyName !== 'string') throw new StoreError('INVALID_QUERY', 'friendlyName must be a string');
-  const { rows, nextPageToken } = await selectNewestFirst<CarrierRow>(db, {
-    table: TABLE,
-    orderBy: 'date_created',
-    columnsSql: COLUMNS_SQL,
-    accountSid: q.accountSid,
-    filters: q.friendlyName !== undefined ? { friendly_name: q.friendlyName } : {},
-    pageSize: q.pageSize,
-    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
-  });
-  return { items: rows.map(rowToCarrier), nextPageToken };
+export function selectCarriers(db: SqlRunner, q: ResourceListQuery & { friendlyName?: string }): Promise<ResourcePage<StoredCarrierRecord>> {
+  return selectConfigPage(db, q, { table: TABLE, columnsSql: COLUMNS_SQL, filterColumns: { friendlyName: 'friendly_name' }, toRecord: rowToCarrier });
 }
 
 /**

@@ -6,7 +6,7 @@
 import { isSid } from '../ids.js';
 import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField, rowToVoice, VOICE_COLUMN_OF, type VoiceRow } from './application-sql.js';
-import { invalid, iso, selectNewestFirst } from './store-sql.js';
+import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
   StoreError,
   type IncomingNumberPatch,
@@ -129,27 +129,8 @@ export async function findNumberByPhone(db: SqlRunner, phoneNumber: string): Pro
   return rows[0] ? rowToNumber(rows[0]) : null;
 }
 
-export async function selectNumbers(
-  db: SqlRunner,
-  q: ResourceListQuery & { phoneNumber?: string; friendlyName?: string },
-): Promise<ResourcePage<StoredIncomingNumberRecord>> {
-  const filters: Record<string, unknown> = {};
-  for (const [key, column] of [['phoneNumber', 'phone_number'], ['friendlyName', 'friendly_name']] as const) {
-    const value = q[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'string') throw new StoreError('INVALID_QUERY', `${key} must be a string`);
-    filters[column] = value;
-  }
-  const { rows, nextPageToken } = await selectNewestFirst<NumberRow>(db, {
-    table: 'incoming_numbers',
-    orderBy: 'date_created',
-    columnsSql: COLUMNS_SQL,
-    accountSid: q.accountSid,
-    filters,
-    pageSize: q.pageSize,
-    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
-  });
-  return { items: rows.map(rowToNumber), nextPageToken };
+export function selectNumbers(db: SqlRunner, q: ResourceListQuery & { phoneNumber?: string; friendlyName?: string }): Promise<ResourcePage<StoredIncomingNumberRecord>> {
+  return selectConfigPage(db, q, { table: 'incoming_numbers', columnsSql: COLUMNS_SQL, filterColumns: { phoneNumber: 'phone_number', friendlyName: 'friendly_name' }, toRecord: rowToNumber });
 }
 
 export async function removeNumber(db: SqlRunner, accountSid: string, sid: string): Promise<boolean> {

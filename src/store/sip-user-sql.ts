@@ -7,7 +7,7 @@
 import { isSid } from '../ids.js';
 import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField, rowToVoice, VOICE_COLUMN_OF, type VoiceRow } from './application-sql.js';
-import { invalid, iso, selectNewestFirst, type PagedTable } from './store-sql.js';
+import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
   StoreError,
   type ResourceListQuery,
@@ -31,8 +31,7 @@ const COLUMN_OF: Readonly<Record<keyof SipUserRecord, string>> = {
 const KEYS = Object.keys(COLUMN_OF) as (keyof SipUserRecord)[];
 const PATCH_KEYS = KEYS.filter((k) => k !== 'sid' && k !== 'accountSid');
 const COLUMNS_SQL = `${KEYS.map((k) => COLUMN_OF[k]).join(', ')}, date_created, date_updated`;
-// store-sql.ts's PagedTable does not list this table yet; selectNewestFirst only interpolates the name.
-const TABLE = 'sip_users' as string as PagedTable;
+const TABLE = 'sip_users';
 
 /**
  * A username: unreserved characters of a SIP URI user part (RFC 3261 §25.1) that need no escaping
@@ -147,27 +146,8 @@ export async function findSipUserByUsername(db: SqlRunner, username: string): Pr
   return rows[0] ? rowToSipUser(rows[0]) : null;
 }
 
-export async function selectSipUsers(
-  db: SqlRunner,
-  q: ResourceListQuery & { username?: string; friendlyName?: string },
-): Promise<ResourcePage<StoredSipUserRecord>> {
-  const filters: Record<string, unknown> = {};
-  for (const [key, column] of [['username', 'username'], ['friendlyName', 'friendly_name']] as const) {
-    const value = q[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'string') throw new StoreError('INVALID_QUERY', `${key} must be a string`);
-    filters[column] = value;
-  }
-  const { rows, nextPageToken } = await selectNewestFirst<SipUserRow>(db, {
-    table: TABLE,
-    orderBy: 'date_created',
-    columnsSql: COLUMNS_SQL,
-    accountSid: q.accountSid,
-    filters,
-    pageSize: q.pageSize,
-    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
-  });
-  return { items: rows.map(rowToSipUser), nextPageToken };
+export function selectSipUsers(db: SqlRunner, q: ResourceListQuery & { username?: string; friendlyName?: string }): Promise<ResourcePage<StoredSipUserRecord>> {
+  return selectConfigPage(db, q, { table: TABLE, columnsSql: COLUMNS_SQL, filterColumns: { username: 'username', friendlyName: 'friendly_name' }, toRecord: rowToSipUser });
 }
 
 export async function removeSipUser(db: SqlRunner, accountSid: string, sid: string): Promise<boolean> {

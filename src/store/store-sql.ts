@@ -12,6 +12,8 @@ import {
   type CallListQuery,
   type CallPage,
   type CallRecord,
+  type ResourceListQuery,
+  type ResourcePage,
   type StoredCallRecord,
 } from './store-types.js';
 
@@ -220,7 +222,7 @@ export function decodePageToken(token: string): { timeText: string; sid: string 
 }
 
 /** Tables paged by selectNewestFirst, and the time column each orders by. */
-export type PagedTable = 'calls' | 'recordings' | 'incoming_numbers' | 'applications' | 'api_keys';
+export type PagedTable = 'calls' | 'recordings' | 'incoming_numbers' | 'applications' | 'api_keys' | 'carriers' | 'sip_users';
 export type PageOrderColumn = 'start_time' | 'date_created';
 
 /** A half-open time range on a timestamptz column: `from` inclusive, `to` exclusive (ISO 8601, checked by the caller). */
@@ -300,6 +302,34 @@ export function queryTime(name: string, value: unknown): string {
   const day = new Date(Date.UTC(y!, mo! - 1, d!));
   if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d || h! > 23 || mi! > 59 || sec! > 59) throw bad();
   return m[4] === undefined ? `${value}T00:00:00Z` : value;
+}
+
+/**
+ * One page of a configuration resource (numbers, applications, carriers, users), newest first,
+ * with optional exact text filters: `filterColumns` maps each query key to its column.
+ */
+export async function selectConfigPage<Row, T, Q extends ResourceListQuery>(
+  db: SqlRunner,
+  q: Q,
+  spec: { table: PagedTable; columnsSql: string; filterColumns: Partial<Record<keyof Q & string, string>>; toRecord: (row: Row) => T },
+): Promise<ResourcePage<T>> {
+  const filters: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(spec.filterColumns) as [keyof Q & string, string][]) {
+    const value = q[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new StoreError('INVALID_QUERY', `${key} must be a string`);
+    filters[column] = value;
+  }
+  const { rows, nextPageToken } = await selectNewestFirst<Row>(db, {
+    table: spec.table,
+    orderBy: 'date_created',
+    columnsSql: spec.columnsSql,
+    accountSid: q.accountSid,
+    filters,
+    pageSize: q.pageSize,
+    ...(q.pageToken !== undefined ? { pageToken: q.pageToken } : {}),
+  });
+  return { items: rows.map(spec.toRecord), nextPageToken };
 }
 
 function optionalText(name: string, value: unknown): void {
