@@ -5,6 +5,9 @@
  * - With an action, the document continues there (the app decides what a failed transfer means).
  * - Without one, a completed transfer ends the call (the caller is now talking to the target) and a
  *   failed one goes on with the next verb, so a fallback can follow the `<Refer>`.
+ * - An unanswered inbound call is answered first: REFER is sent on the call's dialog (RFC 3515
+ *   §2.4.1), and only a confirmed dialog can carry it, so `<Refer>` as the document's first verb
+ *   must not fail for want of one.
  * - If the call ended meanwhile (the far end usually hangs up once transferred), the action is still
  *   requested, in the background, as `<Dial>` does.
  */
@@ -35,6 +38,7 @@ export async function refer(verb: ReferVerb, call: CallControl, ctx: VerbContext
     call.note('error', { code: VerbErrorCode.InvalidUrl, message: `<Refer>: ${(err as Error).message} (an inline document needs absolute URLs)` });
     action = null;
   }
+  if (!call.answered) await call.answer();
   let result: ReferResult;
   try {
     result = await call.refer({ target: verb.target, headers: verb.headers }, ctx.signal);
