@@ -18,6 +18,22 @@ describe('<Refer> executor', () => {
     assert.deepEqual(outcome, { kind: 'redirect', url: 'https://app.test/done', method: 'POST', params: { ReferCallStatus: 'completed', ReferSipResponseCode: '202', NotifySipResponseCode: '200' } });
   });
 
+  it('an unanswered call is answered before the REFER (it goes on the confirmed dialog); an answered one is not answered again', async () => {
+    const call = new TransferCall();
+    const order: string[] = [];
+    call.onRefer = async () => {
+      order.push('refer');
+      return { status: 'failed', referSipResponseCode: 603, notifySipResponseCode: null };
+    };
+    const unanswered = { ...call.control(), answered: false, answer: async () => void order.push('answer') };
+    await executeVerb(referOf('<Refer><Sip>sip:b@h</Sip></Refer>'), unanswered, ctx());
+    assert.deepEqual(order, ['answer', 'refer']);
+    order.length = 0;
+    const answered = { ...call.control(), answered: true, answer: async () => void order.push('answer') };
+    await executeVerb(referOf('<Refer><Sip>sip:b@h</Sip></Refer>'), answered, ctx());
+    assert.deepEqual(order, ['refer']);
+  });
+
   it('failed with an action: codes that never came are left out', async () => {
     const call = new TransferCall();
     call.onRefer = async () => ({ status: 'failed', referSipResponseCode: 405, notifySipResponseCode: null });
