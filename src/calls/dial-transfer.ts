@@ -60,6 +60,9 @@ export async function sendRefer(call: Call, request: ReferRequest, signal: Abort
     const timer = setTimeout(finished, NOTIFY_WAIT_MS);
     const onEnd = (): void => finished();
     signal.addEventListener('abort', onEnd, { once: true });
+    // The call may have ended (BYE, hangup from REST) while the REFER was in its transaction: the
+    // abort event is gone by then, and nothing would end the wait but the 60 s timer.
+    if (signal.aborted) finished();
     await done;
     clearTimeout(timer);
     signal.removeEventListener('abort', onEnd);
