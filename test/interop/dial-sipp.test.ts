@@ -9,53 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, type TestPatchbay } from './harness/patchbay.js';
-import { runSipp, type SippResult } from './harness/sipp.js';
-import { freePort } from './harness/child-patchbay.js';
-import { RtpSink, type ReceivedRtp } from './harness/rtp-sink.js';
-import { ALAW_DECODE_TABLE, MULAW_DECODE_TABLE, encodeFrame } from '../../src/media/g711.js';
-
-/** Energy of `hz` per sample in the received G.711 packets (Goertzel), decoding each by its payload type. */
-function energyAt(packets: ReceivedRtp[], hz: number): number {
-  const coeff = 2 * Math.cos((2 * Math.PI * hz) / 8000);
-  let s1 = 0;
-  let s2 = 0;
-  let n = 0;
-  for (const p of packets) {
-    const table = p.payloadType === 0 ? MULAW_DECODE_TABLE : p.payloadType === 8 ? ALAW_DECODE_TABLE : null;
-    if (!table) continue;
-    for (const b of p.payload) {
-      const s0 = table[b]! / 32768 + coeff * s1 - s2;
-      s2 = s1;
-      s1 = s0;
-      n++;
-    }
-  }
-  return n === 0 ? 0 : (s1 * s1 + s2 * s2 - coeff * s1 * s2) / n;
-}
-
-/** Sends a tone from `sink` into the call (20 ms frames) until stopped, once it knows where to send. */
-function speak(sink: RtpSink, hz: number, payloadType: 0 | 8): () => void {
-  let ts = 0;
-  let phase = 0;
-  const pcm = new Int16Array(160);
-  const payload = Buffer.alloc(160);
-  const timer = setInterval(() => {
-    if (!sink.connected) return;
-    for (let i = 0; i < 160; i++) pcm[i] = Math.round(8000 * Math.sin((2 * Math.PI * hz * phase++) / 8000));
-    encodeFrame(pcm, payloadType === 0 ? 'PCMU' : 'PCMA', payload);
-    sink.send(payloadType, ts === 0, ts, payload);
-    ts += 160;
-  }, 20);
-  return () => clearInterval(timer);
-}
-
-/** A SIPp callee on its own port. */
-async function callee(scenario: string, sinkPort = 9): Promise<{ uri: string; done: Promise<SippResult> }> {
-  const port = await freePort();
-  const done = runSipp({ scenario, target: '127.0.0.1:9', calls: 1, localPort: port, keys: { sink_port: String(sinkPort) }, timeoutSeconds: 60 });
-  await new Promise((r) => setTimeout(r, 300)); // let SIPp bind before our INVITE
-  return { uri: `sip:callee@127.0.0.1:${port}`, done };
-}
+import { runSipp } from './harness/sipp.js';
+import { RtpSink } from './harness/rtp-sink.js';
+import { callee, energyAt, speak } from './harness/tones.js';
 
 describe('<Dial> with SIPp peers', () => {
   let pb: TestPatchbay;
