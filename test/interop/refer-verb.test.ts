@@ -34,6 +34,7 @@ describe('<Refer> sent by Patchbay, with a SIPp caller', () => {
     await app.start();
     app.route('/voice', (req, res) => voice(req, res));
     app.route('/refer-done', twiml('<Response/>'));
+    app.route('/hold', twiml('<Response><Pause length="10"/></Response>'));
     app.route('/sorry', twiml('<Response><Say>The transfer did not go through.</Say></Response>'));
     pb = await startPatchbay({ PATCHBAY_VOICE_URL: app.url('/voice') });
   });
@@ -107,6 +108,21 @@ describe('<Refer> sent by Patchbay, with a SIPp caller', () => {
     assert.deepEqual(verbsRun(rec), ['refer']);
     assert.equal(referResult(rec)?.status, 'completed');
     assert.equal(app.requests.length, 1, 'only the voice document was requested');
+  });
+
+  it('the transferee hangs up itself after NOTIFY 200: the action is still requested with completed/202/200', async () => {
+    // The action document pauses, so Patchbay's own BYE cannot race the transferee's.
+    voice = twiml('<Response><Refer action="/hold"><Sip>sip:agent@example.com</Sip></Refer></Response>');
+    const result = await caller('uac-accepts-refer-then-bye.xml', { final: '200 OK' });
+    assert.equal(result.successful, 1, `REFER checked, NOTIFY 100/200 answered, its BYE answered 200: ${result.errors}`);
+    const action = await waitFor(() => app.requestsTo('/hold')[0], 10000, 'the Refer action');
+    assert.deepEqual(
+      [action.params.ReferCallStatus, action.params.ReferSipResponseCode, action.params.NotifySipResponseCode],
+      ['completed', '202', '200'],
+    );
+    const rec = await record();
+    assert.equal(rec.endReason, 'caller-hangup');
+    assert.equal(referResult(rec)?.status, 'completed');
   });
 
   it('transfer failed (NOTIFY 486): the action gets failed/202/486 and its document goes on with the call', async () => {
