@@ -119,6 +119,9 @@ export class Call extends EventEmitter implements CallControl {
   private readonly keyDownListeners = new Set<() => void>();
   private dialog: CallDialog | null = null;
   private answering: Promise<void> | null = null;
+  private preparing: Promise<{ answer: string; audio: NegotiatedAudio; localPort: number }> | null = null;
+  /** Inbound: a 183 with our SDP went out (early media). */
+  private earlySent = false;
   /** o= session id of every description we send on this call (our answer, or our outbound offer). */
   readonly sdpSessionId = String(randomBytes(4).readUInt32BE(0));
   private readonly endedPromise: Promise<void>;
@@ -258,11 +261,25 @@ export class Call extends EventEmitter implements CallControl {
     this.move({ type: 'ring' });
   }
 
+  /**
+   * Outbound: a provisional response carried the far end's SDP (early media: its ringback or
+   * announcements). The media is the call's from now on; 'early-media' tells a `<Dial>` to relay it.
+   */
+  remoteEarlyMedia(rtp: RtpSession, audio: NegotiatedAudio): void {
+    if (this.ended || this.answerTime) return;
+    if (this.media) this.media.configure(audio);
+    else this.media = this.createMedia(rtp, audio);
+    this.note('sip.in', { earlyMedia: true, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}` });
+    this.emit('early-media', this);
+  }
+
   /** Outbound: the far end answered; the dialog and media are the call's from now on. */
   connected(dialog: Dialog, rtp: RtpSession, audio: NegotiatedAudio, localSdp: string, response: SipResponse | null = null): void {
     this.cancelDial = null;
     this.answerResponse = response;
-    this.media = this.createMedia(rtp, audio);
+    // After early media the session is the same; the 2xx's description may still differ (RFC 3261 §13.2.1).
+    if (this.media?.rtp === rtp) this.media.configure(audio);
+    else this.media = this.createMedia(rtp, audio);
     this.established(this.createDialog(dialog, false, localSdp), audio, rtp.localPort, 'sip.in');
   }
 
@@ -313,29 +330,62 @@ export class Call extends EventEmitter implements CallControl {
     }, uas, this.deps.media.publicAddress, this.sdpSessionId, localSdp);
   }
 
+  /**
+   * Inbound, unanswered: opens the RTP session and the SDP answer once. Early media (183) and the
+   * 200 OK share them, so the caller's media path does not change at the answer (RFC 3261 §13.2.1:
+   * the 2xx repeats the answer the reliable-or-not 183 gave).
+   */
+  private prepareMedia(invite: IncomingInvite): Promise<{ answer: string; audio: NegotiatedAudio; localPort: number }> {
+    this.preparing ??= (async () => {
+      const { media } = this.deps;
+      const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
+      if (this.ended) {
+        await rtp.close();
+        throw new CallEndedError(this.sid);
+      }
+      const offer = invite.request.body.toString('latin1');
+      const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: 1 });
+      if (!result.ok) {
+        // Checked when the INVITE arrived, so this only happens if the offer changed under us.
+        await rtp.close();
+        invite.respond(488, { reason: result.reason });
+        await this.finish({ type: 'fail' }, 488, 'no-common-codec');
+        throw new CallEndedError(this.sid);
+      }
+      this.media = this.createMedia(rtp, result.audio);
+      return { answer: result.answer, audio: result.audio, localPort: rtp.localPort };
+    })();
+    return this.preparing;
+  }
+
+  /**
+   * Inbound, unanswered: 183 Session Progress with our SDP answer, so the caller hears what is
+   * relayed to it (a `<Dial answerOnBridge>` callee's early media) before any answer. Resolves
+   * with the media's RTP session; the call stays unanswered (not billed, no 200 OK).
+   */
+  async earlyMedia(): Promise<RtpSession> {
+    const invite = this.invite;
+    if (this.ended || !invite) throw new CallEndedError(this.sid);
+    if (this.answerTime) return this.media!.rtp;
+    const prepared = await this.prepareMedia(invite);
+    if (this.ended || !this.media) throw new CallEndedError(this.sid);
+    if (!this.earlySent && !this.answerTime) {
+      this.earlySent = true;
+      invite.respond(183, { body: Buffer.from(prepared.answer, 'latin1'), contentType: 'application/sdp' });
+      this.note('sip.out', { status: 183, localRtpPort: prepared.localPort });
+    }
+    return this.media.rtp;
+  }
+
   private async doAnswer(invite: IncomingInvite): Promise<void> {
-    const { media } = this.deps;
-    const rtp = await RtpSession.open({ bindAddress: media.bindAddress, ports: media.ports, clock: media.clock });
-    if (this.ended) {
-      await rtp.close();
-      throw new CallEndedError(this.sid);
-    }
-    const offer = invite.request.body.toString('latin1');
-    const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: 1 });
-    if (!result.ok) {
-      // Checked when the INVITE arrived, so this only happens if the offer changed under us.
-      await rtp.close();
-      invite.respond(488, { reason: result.reason });
-      await this.finish({ type: 'fail' }, 488, 'no-common-codec');
-      throw new CallEndedError(this.sid);
-    }
-    this.media = this.createMedia(rtp, result.audio);
-    const dialog = invite.respond(200, { body: Buffer.from(result.answer, 'latin1'), contentType: 'application/sdp' });
+    const { answer, audio, localPort } = await this.prepareMedia(invite);
+    if (this.ended) throw new CallEndedError(this.sid);
+    const dialog = invite.respond(200, { body: Buffer.from(answer, 'latin1'), contentType: 'application/sdp' });
     if (!dialog) {
       await this.finish({ type: 'cancel' }, 487, 'caller-cancel');
       throw new CallEndedError(this.sid);
     }
-    this.established(this.createDialog(dialog, true, result.answer), result.audio, rtp.localPort, 'sip.out');
+    this.established(this.createDialog(dialog, true, answer), audio, localPort, 'sip.out');
   }
 
   private onCallerDigit(d: DtmfDigit): void {

@@ -9,6 +9,8 @@
  */
 import { newSid } from '../ids.js';
 import { ringbackCycle } from '../media/ringback.js';
+import { MediaBridge } from '../media/media-bridge.js';
+import type { RtpSession } from '../media/rtp-session.js';
 import type { HeaderField, SipResponse } from '../sip/message.js';
 import type { DialRequest, DialResult } from '../verbs/call-control.js';
 import type { DialNoun } from '../verbs/verb-model.js';
@@ -72,7 +74,10 @@ export class DialSession {
       for (const group of groups) {
         if (caller.ended || this.signal.aborted) break;
         const stopRingback = this.startRingback();
-        const winner = await this.ring(group).finally(stopRingback);
+        const winner = await this.ring(group).finally(() => {
+          stopRingback();
+          this.stopEarlyMedia();
+        });
         if (!winner) continue;
         result = await this.connect(winner);
         if (result) break;
@@ -121,6 +126,43 @@ export class DialSession {
     return () => stop.abort();
   }
 
+  /**
+   * answerOnBridge: the first ringing leg that sends early media (183 with SDP: a carrier's
+   * ringback or announcement) is relayed to the still-unanswered caller, who gets a 183 with our
+   * SDP. Both directions flow, as in SIP early media: an IVR before the answer can hear keys.
+   */
+  private async relayEarlyMedia(leg: Leg): Promise<void> {
+    const { caller } = this;
+    if (!this.request.answerOnBridge || this.early || caller.answered || caller.ended || this.signal.aborted) return;
+    const early: { leg: Leg; bridge: MediaBridge | null } = { leg, bridge: null };
+    this.early = early;
+    let callerRtp: RtpSession;
+    try {
+      callerRtp = await caller.earlyMedia();
+    } catch {
+      if (this.early === early) this.early = null;
+      return;
+    }
+    const calleeRtp = leg.call.rtp;
+    if (this.early !== early || !calleeRtp || leg.call.ended || leg.call.answered) {
+      if (this.early === early) this.early = null;
+      return;
+    }
+    early.bridge = new MediaBridge(callerRtp, calleeRtp);
+    caller.note('dial.early-media', { callSid: leg.call.sid });
+    // A leg that fails while others still ring stops relaying; another leg's early media may follow.
+    void leg.call.whenEnded().then(() => {
+      if (this.early === early) this.stopEarlyMedia();
+    });
+  }
+
+  private stopEarlyMedia(): void {
+    this.early?.bridge?.stop();
+    this.early = null;
+  }
+
+  private early: { leg: Leg; bridge: MediaBridge | null } | null = null;
+
   /** Places the group's legs at once; resolves with the first to answer, or null when none did. */
   private async ring(group: DialNoun[]): Promise<Leg | null> {
     const legs: Leg[] = [];
@@ -140,6 +182,7 @@ export class DialSession {
       signal.addEventListener('abort', onGone, { once: true });
       caller.signal.addEventListener('abort', onGone, { once: true });
       for (const leg of legs) {
+        leg.call.once('early-media', () => void this.relayEarlyMedia(leg));
         this.deps.registry.add(leg.call);
         leg.call.note('dial.leg', { parentCallSid: caller.sid, noun: leg.noun.noun, to: leg.call.info.to });
         void this.deps.dialer.connect(leg.call, leg.plan).then((result) => {

@@ -8,7 +8,7 @@
  * application on it exactly as on an inbound call (SendDigits first, when asked).
  */
 import { RtpSession } from '../media/rtp-session.js';
-import { createOffer, readAnswer } from '../sip/offer-answer.js';
+import { createOffer, readAnswer, type NegotiatedAudio } from '../sip/offer-answer.js';
 import type { InviteOptions } from '../sip/sip-stack.js';
 import type { OutgoingInvite, OutgoingInviteOutcome } from '../sip/outgoing-invite.js';
 import type { SipResponse } from '../sip/message.js';
@@ -53,6 +53,16 @@ export function outcomeForStatus(status: number): UnansweredOutcome {
   if (status === 486 || status === 600) return 'busy';
   if (status === 408 || status === 480 || status === 487 || status === 603) return 'no-answer';
   return 'failed';
+}
+
+/** The far end's audio in a provisional response's SDP (early media), if it has one we can use. */
+function earlyAudio(res: SipResponse): NegotiatedAudio | null {
+  if (res.body.length === 0 || !/^application\/sdp/i.test(res.headers.get('content-type') ?? '')) return null;
+  try {
+    return readAnswer(res.body.toString('latin1'));
+  } catch {
+    return null;
+  }
 }
 
 const quote = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;
@@ -143,6 +153,8 @@ export class OutboundDialer {
           if (res.status <= 100 || call.ended) return;
           if (!provisional) call.remoteRinging(res.status);
           provisional = true;
+          const early = earlyAudio(res);
+          if (early) call.remoteEarlyMedia(rtp, early);
         });
         invite.on('ended', () => (responded = true));
         // A carrier that says nothing at all is down: try the next one without waiting for Timer B.

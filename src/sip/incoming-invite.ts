@@ -68,6 +68,8 @@ export class IncomingInvite extends EventEmitter<IncomingInviteEvents> {
     if (status < 100 || status > 699) throw new RangeError(`invalid SIP status ${status}`);
     const res = buildResponse(this.request, status, opts, status === 100 ? undefined : this.localTag, this.host.userAgent);
     if (status >= 200) this.finalSent = true;
+    // A tagged 1xx creates an early dialog, so it names our Contact like the 2xx will (§12.1.1).
+    if (status > 100 && status < 200 && !res.headers.has('contact')) res.headers.append('Contact', `<${this.host.contact(this.source.transport)}>`);
     if (status < 200 || status >= 300) {
       this.transaction.respond(res);
       return null;
