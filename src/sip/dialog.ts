@@ -16,6 +16,9 @@ import { buildResponse, type Responder, type ResponseOptions } from './responses
 import type { TimerConfig } from './transaction-timers.js';
 import { parseUri } from './uri.js';
 
+/** In-dialog requests that carry a Contact. */
+const CONTACT_METHODS = new Set(['INVITE', 'UPDATE', 'REFER', 'NOTIFY', 'SUBSCRIBE']);
+
 export type DialogState = 'confirmed' | 'terminated';
 export type DialogRole = 'uac' | 'uas';
 
@@ -202,7 +205,8 @@ export class Dialog extends EventEmitter<DialogEvents> {
       { name: 'Call-ID', value: this.callId },
       { name: 'CSeq', value: `${seq} ${method}` },
     );
-    if (method === 'INVITE' || method === 'UPDATE') fields.push({ name: 'Contact', value: `<${this.host.contact(this.transport)}>` });
+    // Target-refresh and subscription requests name our Contact (RFC 3261 §12.2.1.1, RFC 3515 §2.4.1, RFC 6665 §4.1.2).
+    if (CONTACT_METHODS.has(method)) fields.push({ name: 'Contact', value: `<${this.host.contact(this.transport)}>` });
     if (this.host.userAgent) fields.push({ name: 'User-Agent', value: this.host.userAgent });
     if (opts.headers) fields.push(...opts.headers);
     const req = createRequest(method, uri, fields, opts.body ?? Buffer.alloc(0));

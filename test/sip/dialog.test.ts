@@ -79,6 +79,12 @@ test('in-dialog request, loose routing: Request-URI = remote target, Route = rou
   assert.deepEqual(dialog.destination(), { transport: 'udp', host: 'p1.example.com', port: 5060 });
 });
 
+test('REFER and NOTIFY carry our Contact (RFC 3515 §2.4.1, RFC 6665 §4.1.2); BYE and INFO do not', () => {
+  const { dialog } = uasDialog(host().h);
+  for (const method of ['REFER', 'NOTIFY'] as const) assert.match(dialog.createRequest(method).headers.get('contact') ?? '', /^<sip:/, method);
+  assert.equal(dialog.createRequest('INFO').headers.has('contact'), false);
+});
+
 test('in-dialog request, strict routing: first route becomes the Request-URI, target appended (§12.2.1.1)', () => {
   const invite = sampleRequest('INVITE');
   invite.headers.append('Record-Route', '<sip:strict.example.com>');
