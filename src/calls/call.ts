@@ -198,6 +198,7 @@ export class Call extends EventEmitter implements CallControl {
       sipCallId: this.info.sipCallId,
       sipSourceIp: this.info.sourceIp,
       sipHeaders: this.info.sipHeaders,
+      ...(this.info.parentCallSid ? { parentCallSid: this.info.parentCallSid } : {}),
     });
   }
 

@@ -85,7 +85,9 @@ export class DialSession {
     } finally {
       await this.finishRecording();
     }
-    result ??= this.unansweredResult();
+    // A callee that answered and then refused in its whisper still answered: Twilio says
+    // completed, and DialBridged=false tells the app nobody was connected.
+    result ??= this.refused && !caller.ended && !this.signal.aborted ? this.answeredResult(this.refused, false) : this.unansweredResult();
     return { ...result, recordingUrl: this.recordingUrl };
   }
 
@@ -241,6 +243,8 @@ export class DialSession {
   }
 
   private readonly unreachable: ('failed' | 'no-answer')[] = [];
+  /** The first callee that answered but hung up in its whisper (refused the call). */
+  private refused: Call | null = null;
 
   private deviceLegs(noun: DialNoun, username: string, to: string, headers: HeaderField[]): Leg[] {
     const { caller, request } = this;
@@ -287,6 +291,7 @@ export class DialSession {
       await this.deps.runner.run(callee, { url: leg.noun.url, method: leg.noun.method, fallbackUrl: null, fallbackMethod: 'POST' }, { hangupAtEnd: false });
       if (callee.ended) {
         caller.note('dial.refused', { callSid: callee.sid, by: 'whisper' });
+        this.refused ??= callee;
         return null;
       }
     }
