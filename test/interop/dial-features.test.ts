@@ -13,9 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppServer, twiml, waitFor, type RecordedRequest } from './harness/app-server.js';
 import { apiGet, startPatchbay, type TestPatchbay } from './harness/patchbay.js';
-import { runSipp, type SippResult } from './harness/sipp.js';
-import { RtpSink } from './harness/rtp-sink.js';
-import { callee, decodePackets, telephoneEvents, toneTimeline, toneWav, ToneSpeaker, waitToHear } from './harness/tones.js';
+import { decodePackets, startParties, telephoneEvents, toneTimeline, toneWav, waitToHear, type BridgeParties } from './harness/tones.js';
 
 const CALLER_HZ = 440;
 const CALLEE_HZ = 1000;
@@ -24,29 +22,17 @@ const TONES = [CALLER_HZ, CALLEE_HZ, WHISPER_HZ];
 
 const nonEmpty = <T>(xs: T[]): T[] | null => (xs.length > 0 ? xs : null);
 
-/** One bridged call under test: both endpoints speaking, SIPp running both sides. */
-interface Parties {
-  callerSink: RtpSink;
-  calleeSink: RtpSink;
-  callerVoice: ToneSpeaker;
-  calleeVoice: ToneSpeaker;
-  caller: Promise<SippResult>;
-  callee: Promise<SippResult>;
-  close(): Promise<void>;
-}
-
 describe('<Dial> bridge features with SIPp peers', () => {
   let pb: TestPatchbay;
   const app = new AppServer();
-  let dialTwiml = (_calleeUri: string): string => '';
-  let calleeUri = '';
+  let dialTwiml = '';
   let whisper: RecordedRequest | undefined;
   let whisperAction: RecordedRequest | undefined;
   let refusedAction: RecordedRequest | undefined;
 
   before(async () => {
     await app.start();
-    app.route('/voice', (req, res) => twiml(dialTwiml(calleeUri))(req, res));
+    app.route('/voice', (req, res) => twiml(dialTwiml)(req, res));
     app.route('/after', twiml('<Response><Hangup/></Response>'));
     const whisperWav = toneWav(WHISPER_HZ, 1);
     app.route('/whisper.wav', (_req, res) => {
@@ -65,34 +51,20 @@ describe('<Dial> bridge features with SIPp peers', () => {
   });
 
   /** Places the call: `scenario` for the caller (`holdMs` for uac-te-hold), uas-answer for the callee. */
-  async function call(dial: (uri: string) => string, scenario: 'uac-te-hold.xml' | 'uac-te-awaits-bye.xml', holdMs = 0): Promise<Parties> {
+  function call(dial: (uri: string) => string, callerScenario: 'uac-te-hold.xml' | 'uac-te-awaits-bye.xml', holdMs = 0): Promise<BridgeParties> {
     app.requests.length = 0;
-    const callerSink = await new RtpSink().start();
-    const calleeSink = await new RtpSink().start();
-    const target = await callee('uas-answer.xml', calleeSink.port);
-    calleeUri = target.uri;
-    dialTwiml = dial;
-    const callerVoice = new ToneSpeaker(callerSink, CALLER_HZ, 0);
-    const calleeVoice = new ToneSpeaker(calleeSink, CALLEE_HZ, 0);
-    const caller = runSipp({ scenario, target: `127.0.0.1:${pb.sipPort}`, calls: 1, keys: { rtp_sink_port: String(callerSink.port) }, extra: holdMs ? ['-d', String(holdMs)] : [], timeoutSeconds: 40 });
-    return {
-      callerSink,
-      calleeSink,
-      callerVoice,
-      calleeVoice,
-      caller,
-      callee: target.done,
-      async close() {
-        callerVoice.stop();
-        calleeVoice.stop();
-        await callerSink.close();
-        await calleeSink.close();
-      },
-    };
+    return startParties({
+      sipPort: pb.sipPort,
+      callerScenario,
+      holdMs,
+      callerHz: CALLER_HZ,
+      calleeHz: CALLEE_HZ,
+      beforeDial: (uri) => (dialTwiml = dial(uri)),
+    });
   }
 
   /** Both directions of the bridge carry audio: each side hears the other's tone. */
-  async function bridged(p: Parties): Promise<void> {
+  async function bridged(p: BridgeParties): Promise<void> {
     await waitToHear(p.calleeSink, CALLER_HZ, [CALLEE_HZ, WHISPER_HZ], 'the callee to hear the caller');
     await waitToHear(p.callerSink, CALLEE_HZ, [CALLER_HZ, WHISPER_HZ], 'the caller to hear the callee');
   }

@@ -2,9 +2,9 @@
  * Tones for bridged-call interop tests: a test RTP endpoint (RtpSink) that speaks a sine tone into
  * the call and presses keys as RFC 4733 telephone-events, Goertzel energy of what it received
  * (G.711 packets, or decoded PCM from a recording or a Media Stream), the telephone-events it
- * received, and a SIPp callee on its own port.
+ * received, a SIPp callee on its own port, and the two parties of a bridged call put together.
  */
-import type { RtpSink, ReceivedRtp } from './rtp-sink.js';
+import { RtpSink, type ReceivedRtp } from './rtp-sink.js';
 import { runSipp, type SippResult } from './sipp.js';
 import { freePort } from './child-patchbay.js';
 import { ALAW_DECODE_TABLE, MULAW_DECODE_TABLE, encodeFrame } from '../../../src/media/g711.js';
@@ -152,4 +152,65 @@ export async function callee(scenario: string, sinkPort = 9): Promise<{ uri: str
   const done = runSipp({ scenario, target: '127.0.0.1:9', calls: 1, localPort: port, keys: { sink_port: String(sinkPort) }, timeoutSeconds: 60 });
   await new Promise((r) => setTimeout(r, 300)); // let SIPp bind before our INVITE
   return { uri: `sip:callee@127.0.0.1:${port}`, done };
+}
+
+/** Both people on a bridged call: a speaking test RTP endpoint each, SIPp doing each side's signalling. */
+export interface BridgeParties {
+  callerSink: RtpSink;
+  calleeSink: RtpSink;
+  callerVoice: ToneSpeaker;
+  calleeVoice: ToneSpeaker;
+  /** The SIPp caller's run (settles when its scenario ends). */
+  caller: Promise<SippResult>;
+  /** The SIPp callee's run. */
+  callee: Promise<SippResult>;
+  close(): Promise<void>;
+}
+
+export interface BridgePartiesOptions {
+  /** Patchbay's SIP port. */
+  sipPort: number;
+  /** A uac scenario whose SDP offers [rtp_sink_port] (uac-te-hold.xml, uac-te-awaits-bye.xml). */
+  callerScenario: string;
+  /** -d for a scenario with a plain <pause/>. */
+  holdMs?: number;
+  /** A uas scenario whose SDP offers [sink_port] (default uas-answer.xml, PCMU). */
+  calleeScenario?: string;
+  callerHz: number;
+  calleeHz: number;
+  /** Called with the callee's URI before the caller dials in (so the app's document can name it). */
+  beforeDial(calleeUri: string): void;
+}
+
+/** Starts the callee (waiting), then the caller calling Patchbay; both start speaking once Patchbay's RTP reaches them. */
+export async function startParties(o: BridgePartiesOptions): Promise<BridgeParties> {
+  const callerSink = await new RtpSink().start();
+  const calleeSink = await new RtpSink().start();
+  const calleeScenario = o.calleeScenario ?? 'uas-answer.xml';
+  const target = await callee(calleeScenario, calleeSink.port);
+  o.beforeDial(target.uri);
+  const callerVoice = new ToneSpeaker(callerSink, o.callerHz, 0);
+  const calleeVoice = new ToneSpeaker(calleeSink, o.calleeHz, calleeScenario.includes('pcma') ? 8 : 0);
+  const caller = runSipp({
+    scenario: o.callerScenario,
+    target: `127.0.0.1:${o.sipPort}`,
+    calls: 1,
+    keys: { rtp_sink_port: String(callerSink.port) },
+    extra: o.holdMs ? ['-d', String(o.holdMs)] : [],
+    timeoutSeconds: 40,
+  });
+  return {
+    callerSink,
+    calleeSink,
+    callerVoice,
+    calleeVoice,
+    caller,
+    callee: target.done,
+    async close() {
+      callerVoice.stop();
+      calleeVoice.stop();
+      await callerSink.close();
+      await calleeSink.close();
+    },
+  };
 }
