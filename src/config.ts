@@ -55,6 +55,11 @@ export interface PatchbayConfig {
   registerMaxExpires: number;
   /** Base URL apps use to reach this server's HTTP API (RecordingUrl...). Null: derived at start. */
   publicUrl: string | null;
+  /**
+   * development (`npm start`): calls from loopback are trusted; production: only configured carriers'
+   * addresses and authenticated SIP users may call in, loopback included.
+   */
+  mode: 'development' | 'production';
   speech: SpeechConfig;
 }
 
@@ -119,6 +124,7 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'sip-digest-algorithms', arg: 'list', help: 'digest algorithms offered to SIP users: SHA-256,MD5 (some older phones, e.g. baresip 1.0, need MD5 alone)', default: 'SHA-256,MD5' },
   { flag: 'register-min-expires', arg: 's', help: 'shortest registration accepted from a device, seconds (shorter gets 423)', default: '60' },
   { flag: 'register-max-expires', arg: 's', help: 'longest registration granted to a device, seconds', default: '3600' },
+  { flag: 'mode', arg: 'development|production', help: 'production trusts only configured carriers and SIP users; development also trusts loopback (--production is short for --mode production)', default: 'development' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
   { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
   { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
@@ -233,19 +239,30 @@ export function processEnvironment(): NodeJS.ProcessEnv {
 
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): PatchbayConfig {
   let flags: Record<string, string | undefined>;
+  let production = false;
   try {
     const parsed = parseArgs({
       args: argv,
-      options: Object.fromEntries(SETTINGS.filter((s) => !s.envOnly).map((s) => [s.flag, { type: 'string' as const }])),
+      options: {
+        ...Object.fromEntries(SETTINGS.filter((s) => !s.envOnly).map((s) => [s.flag, { type: 'string' as const }])),
+        production: { type: 'boolean' as const },
+      },
       strict: true,
       allowPositionals: false,
     });
-    flags = parsed.values as Record<string, string | undefined>;
+    const { production: productionFlag, ...values } = parsed.values as Record<string, string | boolean | undefined>;
+    flags = values as Record<string, string | undefined>;
+    production = productionFlag === true;
   } catch (err) {
     const msg = (err as Error).message;
     const secret = argv.find((a) => a === '--auth-token' || a.startsWith('--auth-token='));
     if (secret) throw new ConfigError(`--auth-token is not accepted on the command line (visible in ps); set ${envName('auth-token')}`, '--auth-token');
     throw new ConfigError(`${msg}. Run 'patchbay start --help' for the list of settings.`);
+  }
+
+  if (production) {
+    if (flags.mode !== undefined && flags.mode !== 'production') throw new ConfigError(`--production contradicts --mode ${flags.mode}`, '--mode');
+    flags.mode = 'production';
   }
 
   const get = (flag: string): Raw | null => {
@@ -321,6 +338,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     registerMinExpires: positiveInt(withDefault('register-min-expires')),
     registerMaxExpires: positiveInt(withDefault('register-max-expires')),
     publicUrl: optional('public-url', url),
+    mode: ((r: Raw) => {
+      const m = r.value.toLowerCase();
+      if (m !== 'development' && m !== 'production') fail(r, 'is not a mode (development or production)');
+      return m;
+    })(withDefault('mode')),
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
       deepgramApiKey: optional('deepgram-api-key', (r) => r.value),

@@ -34,6 +34,7 @@ import { CallRegistry } from './calls/call-registry.js';
 import { CallRecorder } from './calls/call-recorder.js';
 import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
+import { InboundPolicy } from './calls/inbound-policy.js';
 import { InboundRouter } from './calls/inbound-router.js';
 import { RouteLookup } from './calls/route-lookup.js';
 import { OutboundDialer } from './calls/outbound-dialer.js';
@@ -165,9 +166,17 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     digest,
     algorithms: config.sipDigestAlgorithms,
   });
+  // Who may call in: carriers' inboundAddresses, SIP users (callerRoute), loopback in development.
+  const inboundPolicy = new InboundPolicy({ mode: config.mode, carriers: () => store.allEnabledCarriers() });
+  const refusedInvites = metrics.counter('patchbay_sip_invites_refused_total', 'INVITEs refused with 403: not from a configured carrier, a SIP user or (in development) loopback');
   const router = new InboundRouter(
     {
       maxCalls: config.maxCalls,
+      admitSource: (address) => inboundPolicy.admitSource(address),
+      onRefused: (invite) => {
+        refusedInvites.inc();
+        logger.debug({ sipCallId: invite.callId, source: invite.source.host }, 'INVITE refused: unknown source');
+      },
       // A SIP user's call runs the user's application; others the called number's, else the catch-all.
       callerRoute: (invite) => routes.callerRoute(invite),
       route: (to) => routes.route(to),
@@ -259,7 +268,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
   }
   ready = true;
-  logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl }, 'Patchbay is ready');
+  logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl, mode: config.mode }, 'Patchbay is ready');
 
   let stopping: Promise<void> | null = null;
   async function stop(reason = 'shutdown'): Promise<void> {

@@ -20,7 +20,7 @@ describe('loadConfig', () => {
       statusCallbackMethod: 'POST', statusCallbackEvents: ['completed'], fallbackUrl: null, fallbackMethod: 'POST',
       webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000, accountCallsPerSecond: 10, accountMaxCalls: 100,
       sipRealm: 'patchbay', sipDigestAlgorithms: ['SHA-256', 'MD5'], registerMinExpires: 60, registerMaxExpires: 3600,
-      publicUrl: null,
+      publicUrl: null, mode: 'development',
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
     });
   });
@@ -34,7 +34,7 @@ describe('loadConfig', () => {
         '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
         '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42', '--account-cps', '3', '--account-max-calls', '7',
         '--sip-realm', 'pbx.example', '--sip-digest-algorithms', 'md5', '--register-min-expires', '30', '--register-max-expires', '600',
-        '--public-url', 'https://pbx.example', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
+        '--public-url', 'https://pbx.example', '--mode', 'Production', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
     );
@@ -44,7 +44,7 @@ describe('loadConfig', () => {
       statusCallbackMethod: 'GET', statusCallbackEvents: ['initiated', 'ringing', 'completed'], fallbackUrl: 'http://127.0.0.1:9/fb',
       fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
       logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7,
-      sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example',
+      sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example', mode: 'production',
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
     });
   });
@@ -103,10 +103,19 @@ describe('loadConfig', () => {
       [['--bogus', '1'], {}, undefined, /Unknown option '--bogus'.*patchbay start --help/],
       [['stray'], {}, undefined, /stray/],
       [['--auth-token', 'x'], {}, '--auth-token', /PATCHBAY_AUTH_TOKEN/],
+      [['--mode', 'prod'], {}, '--mode', /not a mode/],
+      [['--production', '--mode', 'development'], {}, '--mode', /contradicts/],
     ];
     for (const [argv, env, setting, pattern] of cases) {
       assert.throws(() => loadConfig(argv, env), configError(setting, pattern), argv.join(' ') || JSON.stringify(env));
     }
+  });
+
+  it('runs in production mode with --production or PATCHBAY_MODE=production, development otherwise', () => {
+    assert.equal(loadConfig(['--production'], {}).mode, 'production');
+    assert.equal(loadConfig([], { PATCHBAY_MODE: 'production' }).mode, 'production');
+    assert.equal(loadConfig(['--mode', 'development'], { PATCHBAY_MODE: 'production' }).mode, 'development', 'a flag wins over the environment');
+    assert.equal(loadConfig([], {}).mode, 'development');
   });
 
   it('allows ephemeral ports 0 for both SIP and HTTP', () => {

@@ -12,6 +12,7 @@ import { Call, type CallDeps } from './call.js';
 import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './application-runner.js';
 import type { CallRegistry } from './call-registry.js';
 import type { StatusCallbackTarget } from './status-notifier.js';
+import type { Admission } from './inbound-policy.js';
 
 /** Who owns an inbound call and what runs it: the called number's configuration, or the catch-all. */
 export interface InboundRoute {
@@ -34,6 +35,13 @@ export interface InboundRouterOptions {
    * a user (routing by the called number goes on).
    */
   callerRoute?: (invite: IncomingInvite) => Promise<InboundRoute | 'answered' | null>;
+  /**
+   * Whether a caller that is not an authenticated SIP user may call in (InboundPolicy: a carrier's
+   * address, or loopback in development). Absent: everyone may (unit set-ups).
+   */
+  admitSource?: (address: string) => Promise<Admission>;
+  /** Told when an INVITE was refused with 403 by `admitSource`. */
+  onRefused?: (invite: IncomingInvite) => void;
   /** Told when routing itself failed (the caller got a 500). */
   onError?: (err: Error, invite: IncomingInvite) => void;
 }
@@ -100,9 +108,19 @@ export class InboundRouter {
 
     const to = identityFromUri(req.uri);
     let route: InboundRoute;
+    let admission: Admission | null = null;
     try {
       const fromUser = this.opts.callerRoute ? await this.opts.callerRoute(invite) : null;
       if (fromUser === 'answered') return null;
+      if (fromUser === null && this.opts.admitSource) {
+        admission = await this.opts.admitSource(invite.source.host);
+        if (!admission.admitted) {
+          // Before any lookup, application or carrier: an unknown source learns nothing and costs nothing.
+          invite.respond(403, { reason: 'Forbidden' });
+          this.opts.onRefused?.(invite);
+          return null;
+        }
+      }
       route = fromUser ?? (await this.opts.route(to));
     } catch (err) {
       this.opts.onError?.(err as Error, invite);
@@ -133,7 +151,13 @@ export class InboundRouter {
     );
     call.statusCallback = route.statusCallback;
     this.registry.add(call);
-    call.note('sip.in', { method: 'INVITE', from: req.headers.get('from'), to: req.uri, source: `${invite.source.transport}:${invite.source.host}:${invite.source.port}` });
+    call.note('sip.in', {
+      method: 'INVITE',
+      from: req.headers.get('from'),
+      to: req.uri,
+      source: `${invite.source.transport}:${invite.source.host}:${invite.source.port}`,
+      ...(admission?.admitted && admission.via === 'carrier' ? { carrierSid: admission.carrierSid } : {}),
+    });
     call.ring();
 
     const target: ApplicationTarget | InlineDocument = route.application ?? WELCOME_DOCUMENT;
