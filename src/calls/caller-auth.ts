@@ -5,7 +5,7 @@
  * INVITE is routed as before (numbers, catch-all): being a SIP user is opt-in by the From.
  */
 import { parseNameAddr } from '../sip/header-values.js';
-import type { SipRequest } from '../sip/message.js';
+import type { SipAddress, SipRequest } from '../sip/message.js';
 import type { ResponseOptions } from '../sip/responses.js';
 import { parseChallenge, parseCredentials, type DigestAlgorithm, type DigestServer, type StoredDigestSecrets } from '../sip/digest.js';
 import { parseUri } from '../sip/uri.js';
@@ -14,6 +14,8 @@ import type { SipUserStore, StoredSipUserRecord } from '../store/store-types.js'
 /** The part of an IncomingInvite this needs (an IncomingInvite satisfies it). */
 export interface CallerInvite {
   readonly request: SipRequest;
+  /** Where the INVITE came from: wrong credentials are reported against it (flood/guessing bans). */
+  readonly source?: SipAddress;
   respond(status: number, opts?: ResponseOptions): unknown;
 }
 
@@ -27,6 +29,8 @@ export interface CallerAuthDeps {
    * any SHA-256 challenge instead of skipping it.
    */
   algorithms?: readonly DigestAlgorithm[];
+  /** Told of every 403 for wrong credentials (e.g. SipStack.reportAuthFailure, which bans guessers). */
+  onAuthFailure?: (source: SipAddress) => void;
 }
 
 export type SipUserDigestOutcome =
@@ -90,6 +94,9 @@ export async function authenticateCaller(invite: CallerInvite, deps: CallerAuthD
   const outcome = await checkSipUserDigest(req, username, req.headers.getAll('proxy-authorization'), deps);
   if (outcome.result === 'ok') return outcome.user;
   if (outcome.result === 'challenge') invite.respond(407, { headers: outcome.challenges.map((value) => ({ name: 'Proxy-Authenticate', value })) });
-  else invite.respond(403, { reason: 'Forbidden' });
+  else {
+    invite.respond(403, { reason: 'Forbidden' });
+    if (invite.source) deps.onAuthFailure?.(invite.source);
+  }
   return null;
 }

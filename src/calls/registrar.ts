@@ -33,6 +33,8 @@ export interface RegistrarOptions {
   algorithms?: readonly DigestAlgorithm[];
   /** Wall clock in ms for the `registeredAt`/`expiresAt` dates the API shows (default Date.now). */
   wallNow?: () => number;
+  /** Told of every 403 for wrong credentials (e.g. SipStack.reportAuthFailure, which bans guessers). */
+  onAuthFailure?: (source: SipAddress) => void;
 }
 
 /** Emitted once per REGISTER that changed a user's bindings, and once per binding that expired. */
@@ -174,7 +176,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
     // Steps 3–4: authenticate, then authorise: the credentials must be the AOR's own user's.
     const auth = await checkSipUserDigest(req, username, req.headers.getAll('authorization'), this.opts);
     if (auth.result === 'challenge') return respond(401, { headers: auth.challenges.map((value) => ({ name: 'WWW-Authenticate', value })) });
-    if (auth.result === 'forbidden') return respond(403, { reason: 'Forbidden' });
+    if (auth.result === 'forbidden') {
+      respond(403, { reason: 'Forbidden' });
+      return this.opts.onAuthFailure?.(source);
+    }
     const user = auth.user;
 
     let changed: RegistrationChange['reason'] | null;
