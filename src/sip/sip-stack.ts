@@ -4,6 +4,8 @@
  * stateless 400 for unparseable requests, validator rejections, OPTIONS (§11.2), 405/501 with
  * Allow, 481 for unknown dialogs/transactions, CANCEL (§9.2), and 503 when the tables are full.
  * REGISTER is handed to 'register' listeners (a registrar above this layer); without one it is 405.
+ * An optional SourceGuard drops floods and scanners before they reach any table; layers above
+ * report wrong credentials with `reportAuthFailure`, and the guard's bans are re-emitted here.
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from './clock.js';
@@ -20,6 +22,7 @@ import { isKnownMethod, isResponseAcceptable, validateRequest } from './request-
 import { buildOutOfDialogRequest, type OutOfDialogRequestOptions } from './request-builder.js';
 import { buildResponse, type Responder, type ResponseOptions } from './responses.js';
 import { ServerInviteTransaction } from './server-invite-transaction.js';
+import type { BanEvent, SourceGuard, UnbanEvent } from './source-guard.js';
 import { serverTransactionKey, TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction-layer.js';
 import type { TimerConfig } from './transaction-timers.js';
 import { TransportLayer } from './transport-layer.js';
@@ -41,6 +44,10 @@ export interface SipStackOptions {
   maxTransactions?: number;
   maxDialogs?: number;
   tcpIdleTimeoutMs?: number;
+  /** Open TCP connections in total (default 10 000). */
+  maxTcpConnections?: number;
+  /** Per-source flood/scanner/auth-failure protection (the caller owns it and disposes it). */
+  sourceGuard?: SourceGuard;
   /** User part of our Contact URI (default `patchbay`). */
   contactUser?: string;
 }
@@ -54,6 +61,9 @@ export interface SipStackEvents {
   'request-sent': [req: SipRequest, dest: SipAddress];
   'response-sent': [res: SipResponse, dest: SipAddress];
   'transport-error': [err: Error, peer: SipAddress | null];
+  /** A source was banned by the SourceGuard (everything from it is dropped until `until`). */
+  ban: [ev: BanEvent];
+  unban: [ev: UnbanEvent];
 }
 
 export interface InviteOptions {
@@ -106,7 +116,14 @@ export class SipStack extends EventEmitter<SipStackEvents> {
         return [...stack.allowedMethods];
       },
     };
-    this.transport = new TransportLayer({ host: opts.host, port: opts.port, clock: this.clock, idleTimeoutMs: opts.tcpIdleTimeoutMs });
+    this.transport = new TransportLayer({
+      host: opts.host,
+      port: opts.port,
+      clock: this.clock,
+      idleTimeoutMs: opts.tcpIdleTimeoutMs,
+      maxConnections: opts.maxTcpConnections,
+      guard: opts.sourceGuard,
+    });
     this.transactions = new TransactionLayer({ clock: this.clock, transport: this.transport, timers: opts.timers, maxTransactions: opts.maxTransactions });
     this.transport.handler = {
       onRequest: (req, source, via) => this.onRequest(req, source, via),
@@ -182,12 +199,30 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     };
   }
 
+  private readonly forwardBan = (ev: BanEvent): boolean => this.emit('ban', ev);
+  private readonly forwardUnban = (ev: UnbanEvent): boolean => this.emit('unban', ev);
+
+  /** The guard given in the options, if any (stats, bans in force). */
+  get sourceGuard(): SourceGuard | null {
+    return this.opts.sourceGuard ?? null;
+  }
+
+  /**
+   * A request from `source` carried credentials that were checked and found wrong (its 403 is
+   * sent): counted towards a ban of the source. Without a guard this does nothing.
+   */
+  reportAuthFailure(source: SipAddress): void {
+    this.opts.sourceGuard?.reportAuthFailure(source.host);
+  }
+
   start(): Promise<void> {
+    this.opts.sourceGuard?.on('ban', this.forwardBan).on('unban', this.forwardUnban);
     return this.transport.start();
   }
 
   /** Closes sockets, stops every timer, forgets every transaction and dialog (without signalling). */
   async stop(): Promise<void> {
+    this.opts.sourceGuard?.off('ban', this.forwardBan).off('unban', this.forwardUnban);
     for (const o of this.outgoing) o.dispose();
     this.outgoing.clear();
     this.transactions.dispose();

@@ -4,12 +4,18 @@
  *
  * Inbound messages are handed to one `TransportLayerHandler` (the stack) with the parsed top Via
  * of requests, so the transaction layer never has to parse it again.
+ *
+ * With a SourceGuard, everything inbound passes it first: UDP datagrams before they are parsed,
+ * TCP connections when accepted and each framed message; requests with a scanner User-Agent are
+ * dropped after parsing. Dropped means no response at all (answering a flood amplifies it), and a
+ * ban closes the source's open connections.
  */
 import type { Clock } from './clock.js';
 import type { SipAddress, SipMessage, SipRequest, SipResponse } from './message.js';
 import { formatVia, parseVia, splitHeaderValues, type Via } from './header-values.js';
 import type { SipParseError } from './parser.js';
 import { serializeMessage } from './serializer.js';
+import type { SourceGuard } from './source-guard.js';
 import { TcpTransport } from './transport-tcp.js';
 import { TransportError, type SendCallback, type TransportSink } from './transport.js';
 import { UdpTransport } from './transport-udp.js';
@@ -21,6 +27,10 @@ export interface TransportLayerOptions {
   clock: Clock;
   idleTimeoutMs?: number;
   maxMessageBytes?: number;
+  /** Open TCP connections in total (default 10 000). */
+  maxConnections?: number;
+  /** Per-source rate limits, scanner drops and bans; none: every source is served. */
+  guard?: SourceGuard;
 }
 
 export interface TransportLayerHandler {
@@ -33,6 +43,11 @@ export interface TransportLayerHandler {
 }
 
 const noop: SendCallback = () => undefined;
+
+/** True when a datagram starts like a response (`SIP/2.0 `): only requests take rate tokens. */
+function looksLikeResponse(buf: Buffer): boolean {
+  return buf.length > 8 && buf[0] === 0x53 && buf[1] === 0x49 && buf[2] === 0x50 && buf[3] === 0x2f && buf[7] === 0x20;
+}
 
 /** The first Via value of a message, parsed (null when absent or malformed). */
 export function topVia(msg: SipMessage): Via | null {
@@ -90,17 +105,38 @@ export function responseDestination(via: Via, source: SipAddress): SipAddress {
 export class TransportLayer {
   private readonly udp: UdpTransport;
   private readonly tcp: TcpTransport;
+  private readonly guard: SourceGuard | null;
   handler: TransportLayerHandler | null = null;
 
   constructor(private readonly opts: TransportLayerOptions) {
+    const guard = (this.guard = opts.guard ?? null);
     const sink: TransportSink = {
       onMessage: (msg, source) => this.receive(msg, source),
-      onParseError: (err, req, source) => this.handler?.onBadMessage(err, req, source),
+      onParseError: (err, req, source) => {
+        // Stream transports are checked per framed message; UDP was checked before parsing.
+        if (guard && source.transport !== 'udp' && !guard.admitMessage(source.host, true)) return;
+        this.handler?.onBadMessage(err, req, source);
+      },
       onTransportError: (err, peer) => this.handler?.onTransportError?.(err, peer),
     };
-    this.udp = new UdpTransport({ host: opts.host, port: opts.port, sink });
-    this.tcp = new TcpTransport({ host: opts.host, port: opts.port, sink, clock: opts.clock, idleTimeoutMs: opts.idleTimeoutMs, maxMessageBytes: opts.maxMessageBytes });
+    this.udp = new UdpTransport({ host: opts.host, port: opts.port, sink, ...(guard ? { admit: (host, buf) => guard.admitMessage(host, !looksLikeResponse(buf)) } : {}) });
+    this.tcp = new TcpTransport({
+      host: opts.host,
+      port: opts.port,
+      sink,
+      clock: opts.clock,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      maxMessageBytes: opts.maxMessageBytes,
+      maxConnections: opts.maxConnections,
+      ...(guard ? { admitConnection: (host: string, open: number) => guard.admitConnection(host, open) } : {}),
+    });
   }
+
+  /** A ban also ends the source's open connections (their next bytes would be dropped anyway). */
+  private readonly onBan = (): void => {
+    const guard = this.guard;
+    if (guard) this.tcp.closeWhere((peer) => guard.isBanned(peer.host));
+  };
 
   get udpPort(): number {
     return this.udp.port;
@@ -116,6 +152,7 @@ export class TransportLayer {
 
   /** Binds UDP, then TCP on the same port; with port 0 retries until one port is free on both. */
   async start(): Promise<void> {
+    this.guard?.on('ban', this.onBan);
     for (let attempt = 0; ; attempt++) {
       await this.udp.start(this.opts.port);
       try {
@@ -129,6 +166,7 @@ export class TransportLayer {
   }
 
   async stop(): Promise<void> {
+    this.guard?.off('ban', this.onBan);
     await Promise.all([this.udp.stop(), this.tcp.stop()]);
   }
 
@@ -160,6 +198,11 @@ export class TransportLayer {
   private receive(msg: SipMessage, source: SipAddress): void {
     const handler = this.handler;
     if (!handler) return;
+    const guard = this.guard;
+    if (guard) {
+      if (source.transport !== 'udp' && !guard.admitMessage(source.host, msg.kind === 'request')) return;
+      if (msg.kind === 'request' && !guard.checkUserAgent(source.host, msg.headers.get('user-agent'))) return;
+    }
     if (msg.kind === 'response') {
       handler.onResponse(msg, source);
       return;

@@ -5,10 +5,13 @@
  * response (§18.2.2) or a later request to the same peer reuses the connection. Bytes go through a
  * StreamFramer (Content-Length framing, §18.3); a fatal framing error closes the connection after
  * any 400 queued by the sink has been written. Connections idle for `idleTimeoutMs` are closed.
+ * Accepting is capped in total (`maxConnections`) and can be refused per source (`admitConnection`,
+ * given how many connections that source already holds), so one host cannot take every socket.
  */
 import net from 'node:net';
 import type { Clock, TimerHandle } from './clock.js';
 import type { SipAddress } from './message.js';
+import { sourceKey } from './source-guard.js';
 import { StreamFramer } from './stream-framer.js';
 import { TransportError, type SendCallback, type TransportSink } from './transport.js';
 
@@ -22,6 +25,11 @@ export interface TcpTransportOptions {
   maxMessageBytes?: number;
   /** Refuse connections beyond this many (flood protection, default 10 000). */
   maxConnections?: number;
+  /**
+   * Asked before accepting a connection from `host`, which already has `openFromSource` open
+   * (counted per source key: an IPv4 address, an IPv6 /64); false closes it at once.
+   */
+  admitConnection?: (host: string, openFromSource: number) => boolean;
 }
 
 interface TcpConnection {
@@ -38,6 +46,8 @@ const connectionKey = (host: string, port: number): string => `${host}|${port}`;
 export class TcpTransport {
   private server: net.Server | null = null;
   private readonly connections = new Map<string, TcpConnection>();
+  /** Open sockets per source key, whichever side opened them. */
+  private readonly perSource = new Map<string, number>();
   private sweepTimer: TimerHandle | null = null;
   private boundPort = 0;
   private readonly idleTimeoutMs: number;
@@ -56,6 +66,23 @@ export class TcpTransport {
 
   hasConnection(host: string, port: number): boolean {
     return this.connections.has(connectionKey(host, port));
+  }
+
+  /** Open connections from `host`'s source (its IPv6 /64 for IPv6). */
+  connectionsFrom(host: string): number {
+    return this.perSource.get(sourceKey(host)) ?? 0;
+  }
+
+  /** Closes at once every connection whose peer matches (e.g. a source just banned); returns how many. */
+  closeWhere(match: (peer: SipAddress) => boolean): number {
+    let n = 0;
+    for (const c of [...this.connections.values()]) {
+      if (!match(c.peer)) continue;
+      this.connections.delete(c.key);
+      c.socket.destroy();
+      n++;
+    }
+    return n;
   }
 
   start(port = this.opts.port): Promise<void> {
@@ -94,6 +121,7 @@ export class TcpTransport {
     this.sweepTimer = null;
     for (const c of this.connections.values()) c.socket.destroy();
     this.connections.clear();
+    this.perSource.clear();
     const server = this.server;
     this.server = null;
     if (!server) return Promise.resolve();
@@ -102,7 +130,12 @@ export class TcpTransport {
 
   private accept(socket: net.Socket): void {
     const max = this.opts.maxConnections ?? 10_000;
-    if (this.connections.size >= max || !socket.remoteAddress || !socket.remotePort) {
+    const host = socket.remoteAddress;
+    if (this.connections.size >= max || !host || !socket.remotePort) {
+      socket.destroy();
+      return;
+    }
+    if (this.opts.admitConnection && !this.opts.admitConnection(host, this.connectionsFrom(host))) {
       socket.destroy();
       return;
     }
@@ -119,11 +152,16 @@ export class TcpTransport {
       lastActivity: this.opts.clock.now(),
     };
     this.connections.set(key, conn);
+    const source = sourceKey(peer.host);
+    this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
     socket.on('error', (err) => this.opts.sink.onTransportError?.(err, peer));
     socket.on('close', () => {
       if (this.connections.get(key) === conn) this.connections.delete(key);
+      const left = (this.perSource.get(source) ?? 1) - 1;
+      if (left > 0) this.perSource.set(source, left);
+      else this.perSource.delete(source);
     });
     return conn;
   }

@@ -1,7 +1,8 @@
 /**
  * SIP over UDP (RFC 3261 §18): one socket, one message per datagram.
  *
- * Each datagram is parsed whole; empty or whitespace-only datagrams (CRLF keep-alives) are ignored.
+ * Each datagram is parsed whole; empty or whitespace-only datagrams (CRLF keep-alives) are ignored,
+ * and an optional `admit` check can drop a datagram by its source before any parsing.
  * Sends report failures through the callback so the owning transaction can react (§17.1.4).
  */
 import dgram from 'node:dgram';
@@ -16,6 +17,11 @@ export interface UdpTransportOptions {
   sink: TransportSink;
   /** Socket receive buffer size in bytes (bursts of INVITEs at high call rates). */
   recvBufferSize?: number;
+  /**
+   * Asked for every non-blank datagram before it is parsed; false drops it unread (a banned or
+   * flooding source should cost as little as possible).
+   */
+  admit?: (host: string, datagram: Buffer) => boolean;
 }
 
 /** True when a datagram carries nothing but CR/LF/space/tab (keep-alive noise, not a message). */
@@ -75,6 +81,7 @@ export class UdpTransport {
 
   private receive(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     if (buf.length === 0 || isBlank(buf)) return;
+    if (this.opts.admit && !this.opts.admit(rinfo.address, buf)) return;
     const source: SipAddress = { transport: 'udp', host: rinfo.address, port: rinfo.port };
     const outcome = parseDatagram(buf);
     if (outcome.ok) this.opts.sink.onMessage(outcome.message, source);
