@@ -73,13 +73,15 @@ export class DialSession {
       const groups = request.sequential ? request.targets.map((t) => [t]) : [request.targets];
       for (const group of groups) {
         if (caller.ended || this.signal.aborted) break;
+        // The caller keeps hearing ringback through the winner's whisper: it is not connected yet.
         const stopRingback = this.startRingback();
-        const winner = await this.ring(group).finally(() => {
+        try {
+          const winner = await this.ring(group).finally(() => this.stopEarlyMedia());
+          if (!winner) continue;
+          result = await this.connect(winner, stopRingback);
+        } finally {
           stopRingback();
-          this.stopEarlyMedia();
-        });
-        if (!winner) continue;
-        result = await this.connect(winner);
+        }
         if (result) break;
       }
     } finally {
@@ -283,7 +285,7 @@ export class DialSession {
   }
 
   /** The winner answered: whisper, digits, answer the caller, bridge. Null when the callee refused in its whisper. */
-  private async connect(leg: Leg): Promise<DialResult | null> {
+  private async connect(leg: Leg, stopRingback: () => void): Promise<DialResult | null> {
     const { caller, request, signal } = this;
     const callee = leg.call;
     if (leg.noun.url) {
@@ -298,6 +300,7 @@ export class DialSession {
     if (leg.noun.noun === 'number' && leg.noun.sendDigits) {
       await callee.sendDigits(leg.noun.sendDigits, callee.signal).catch((err: unknown) => callee.note('error', { message: `sendDigits: ${(err as Error).message}` }));
     }
+    stopRingback();
     if (!caller.answered && !caller.ended) {
       try {
         await caller.answer();

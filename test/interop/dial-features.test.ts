@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, type TestPatchbay } from './harness/patchbay.js';
-import { decodePackets, startParties, telephoneEvents, toneTimeline, toneWav, waitToHear, type BridgeParties } from './harness/tones.js';
+import { decodePackets, energyAt, startParties, telephoneEvents, toneTimeline, toneWav, waitToHear, type BridgeParties } from './harness/tones.js';
 
 const CALLER_HZ = 440;
 const CALLEE_HZ = 1000;
@@ -170,6 +170,10 @@ describe('<Dial> bridge features with SIPp peers', () => {
     assert.ok(atCallee.filter((t) => t === CALLER_HZ).length >= 5, `then the callee heard the caller: ${atCallee.join(' ')}`);
     assert.ok(!atCaller.includes(WHISPER_HZ), `the caller heard the whisper: ${atCaller.join(' ')}`);
     assert.ok(atCaller.filter((t) => t === CALLEE_HZ).length >= 5, `the caller heard the callee: ${atCaller.join(' ')}`);
+    // Not connected yet: while the callee hears the whisper, the caller hears ringback (US: 440 + 480 Hz).
+    const whisperPackets = p.calleeSink.packets.filter((pk) => energyAt([pk], WHISPER_HZ) > 1e-3);
+    const during = p.callerSink.packets.filter((pk) => pk.at > whisperPackets[0]!.at + 100 && pk.at < whisperPackets[whisperPackets.length - 1]!.at - 100);
+    assert.ok(during.length > 10 && energyAt(during, 480) > 10 * energyAt(during, CALLEE_HZ), 'the caller heard ringback during the whisper');
     const action = await waitFor(() => app.requestsTo('/after')[0], 5000, 'the Dial action');
     assert.equal(action.params.DialCallStatus, 'completed');
     assert.equal(action.params.DialBridged, 'true');
