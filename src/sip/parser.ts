@@ -156,6 +156,11 @@ function parseContentLength(fields: HeaderField[]): ContentLength {
  */
 export function parseHead(buf: Buffer, start: number, limit: number): ParsedHead {
   const fields: HeaderField[] = [];
+  // A CR is only allowed as part of a line's CRLF (§7, §25.1: no TEXT-UTF8char is CR or LF). A bare
+  // CR left inside a value would make the message, and any response copying its headers,
+  // impossible to serialize (found by fuzzing). `nextCr` only moves forward: linear overall.
+  const head = buf.subarray(0, limit);
+  let nextCr = -2;
   let error: SipParseError | undefined;
   let pos = start;
   let headEnd = limit;
@@ -168,10 +173,18 @@ export function parseHead(buf: Buffer, start: number, limit: number): ParsedHead
     const next = unterminated ? limit : lf + 1;
     let lineEnd = unterminated ? limit : lf;
     if (lineEnd > pos && buf[lineEnd - 1] === CR) lineEnd--;
+    if (nextCr !== -1 && nextCr < pos) nextCr = head.indexOf(CR, pos);
+    const bareCr = nextCr >= 0 && nextCr < lineEnd;
     if (first) {
       first = false;
       startResult = parseStartLine(buf.toString('utf8', pos, lineEnd));
       error = startResult.error;
+      if (bareCr && startResult.line) {
+        startResult = { line: null, error: new SipParseError('CR inside the start line', 400), salvage: startResult.line.kind === 'request' ? startResult.line : undefined };
+        error = startResult.error;
+      }
+    } else if (bareCr && lineEnd > pos) {
+      error ??= new SipParseError('CR inside a header line', 400); // skipped for salvage
     } else if (lineEnd === pos) {
       headEnd = next;
       terminated = true;
