@@ -98,7 +98,13 @@ function parseXml(xml: string): XmlNode[] {
   if (/<!DOCTYPE/i.test(source)) parseFailure('DOCTYPE declarations are not allowed in TwiML');
   const valid = XMLValidator.validate(source, { allowBooleanAttributes: false });
   if (valid !== true) parseFailure(`invalid XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`);
-  return parser.parse(source) as XmlNode[];
+  try {
+    return parser.parse(source) as XmlNode[];
+  } catch (err) {
+    // The validator lets a few malformed documents through (`<Response/`, an unclosed `<?pi`) and
+    // the parser then throws a plain Error: still a parse failure, 12100 (found by fuzzing).
+    return parseFailure(`invalid XML: ${(err as Error).message}`);
+  }
 }
 
 interface SsmlResult {
