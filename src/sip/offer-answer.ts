@@ -108,7 +108,8 @@ function ptimeOf(sd: SessionDescription, m: MediaDescription): number {
   for (const attrs of [m.attributes, sd.attributes]) {
     for (const a of attrs) {
       const r = /^ptime:\s*(\d+(?:\.\d+)?)/.exec(a);
-      if (r && Number(r[1]) > 0) return Number(r[1]);
+      // Finite: 400 digits make Number() Infinity (found by fuzzing); 1000 ms is far beyond any codec's.
+      if (r && Number(r[1]) > 0 && Number(r[1]) <= 1000) return Number(r[1]);
     }
   }
   return 20;

@@ -76,23 +76,26 @@ function lineRank(line: string, order: string): number {
 
 function parseConnection(value: string, lineNo: number): SdpConnection {
   const parts = value.split(/\s+/);
-  if (parts.length !== 3) throw new SdpParseError(`bad c= line '${value}'`, lineNo);
+  // An empty field (e.g. from a trailing VT or NBSP, which \s matches) could not be written back.
+  if (parts.length !== 3 || parts.includes('')) throw new SdpParseError(`bad c= line '${value}'`, lineNo);
   return { netType: parts[0], addrType: parts[1], address: parts[2] };
 }
 
 function parseOrigin(value: string, lineNo: number): SdpOrigin {
   const p = value.split(/\s+/);
-  if (p.length !== 6) throw new SdpParseError(`bad o= line '${value}'`, lineNo);
+  if (p.length !== 6 || p.includes('')) throw new SdpParseError(`bad o= line '${value}'`, lineNo);
   return { username: p[0], sessionId: p[1], sessionVersion: p[2], netType: p[3], addrType: p[4], address: p[5] };
 }
 
 function parseMedia(value: string, lineNo: number): MediaDescription {
   const p = value.split(/\s+/);
-  const m = /^(\d+)(?:\/(\d+))?$/.exec(p[1] ?? '');
+  // Digit counts bounded so Number() stays exact and the value serializes back as digits.
+  const m = /^(\d{1,9})(?:\/(\d{1,9}))?$/.exec(p[1] ?? '');
   if (p.length < 3 || !m || p[0] === '' || p[2] === '') throw new SdpParseError(`bad m= line '${value}'`, lineNo);
   const port = Number(m[1]);
   if (port > 65535) throw new SdpParseError(`m= port out of range: ${port}`, lineNo);
-  const md: MediaDescription = { type: p[0], port, protocol: p[2], formats: p.slice(3), connection: null, attributes: [] };
+  const formats = p.slice(3).filter((f) => f !== ''); // a trailing \s other than SP/HTAB leaves ''
+  const md: MediaDescription = { type: p[0], port, protocol: p[2], formats, connection: null, attributes: [] };
   if (m[2] !== undefined) md.portCount = Number(m[2]);
   return md;
 }
@@ -145,7 +148,7 @@ export function parseSdp(text: string): SessionDescription {
     switch (type) {
       case 'v':
         if (version !== null) throw new SdpParseError('duplicate v= line', lineNo);
-        if (!/^\d+$/.test(value)) throw new SdpParseError(`bad v= line '${value}'`, lineNo);
+        if (!/^\d{1,9}$/.test(value)) throw new SdpParseError(`bad v= line '${value}'`, lineNo);
         version = Number(value);
         break;
       case 'o':
