@@ -168,8 +168,12 @@ export function parseVia(value: string): Via | null {
   const params = new Map<string, string | null>();
   i = parseGenericParams(s, i, params);
   if (i !== s.length) return null;
+  // via-branch and via-received need a value, response-port is digits when present (§25.1, RFC 3581
+  // §4); otherwise formatVia could not write back what was read (found by fuzzing: `;branch` was lost).
+  if (params.get('branch') === null || params.get('received') === null) return null;
   const rportValue = params.get('rport');
-  const rport = rportValue != null && /^[0-9]{1,5}$/.test(rportValue) ? Number(rportValue) : null;
+  if (rportValue != null && !/^[0-9]{1,5}$/.test(rportValue)) return null;
+  const rport = rportValue != null ? Number(rportValue) : null;
   return {
     protocol: `${parts[0]!.toUpperCase()}/${parts[1]!}`,
     transport: parts[2]!.toUpperCase(),

@@ -66,3 +66,15 @@ test('on a stream, a bare CR makes that message a non-fatal 400 and the next one
   const events = framer.push(Buffer.concat([bad, message(HEAD)]));
   assert.deepEqual(events.map((e) => (e.type === 'error' ? `error ${e.error.status} fatal=${e.fatal}` : 'message')), ['error 400 fatal=false', 'message']);
 });
+
+// Fuzz: sip-stream seed=1 iterations 55, 433. A head longer than maxMessageBytes with a bad
+// Content-Length was a 400 when it arrived in one piece and a 513 when it trickled in.
+test('a head longer than the limit is a fatal 513 however it is chunked', () => {
+  const head = Buffer.from(['OPTIONS sip:bob@127.0.0.1 SIP/2.0', 'X-Pad: ' + 'p'.repeat(600), 'Content-Length: -1', '', ''].join('\r\n'), 'latin1');
+  const whole = new StreamFramer({ maxMessageBytes: 512 }).push(head);
+  const framer = new StreamFramer({ maxMessageBytes: 512 });
+  const trickled = [...framer.push(head.subarray(0, 520)), ...framer.push(head.subarray(520))];
+  for (const events of [whole, trickled]) {
+    assert.deepEqual(events.map((e) => (e.type === 'error' ? `${e.error.status} fatal=${e.fatal}` : 'message')), ['513 fatal=true']);
+  }
+});
