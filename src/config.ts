@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CidrError, parseCidr } from './sip/cidr-list.js';
 
 export type HttpMethod = 'GET' | 'POST';
 export type StatusCallbackEventName = 'initiated' | 'ringing' | 'answered' | 'completed';
@@ -60,7 +61,23 @@ export interface PatchbayConfig {
    * addresses and authenticated SIP users may call in, loopback included.
    */
   mode: 'development' | 'production';
+  /** Per-source protection of the SIP edge: rate limits, bans, connection caps (SourceGuard). */
+  sipGuard: SipGuardConfig;
   speech: SpeechConfig;
+}
+
+export interface SipGuardConfig {
+  /** Requests per second per source, and how many it may send at once. */
+  requestsPerSecond: number;
+  burst: number;
+  banMs: number;
+  /** Wrong credentials tolerated from one source within the window; one more bans it. */
+  authFailuresBeforeBan: number;
+  authFailureWindowMs: number;
+  /** Open TCP connections per source. */
+  maxConnectionsPerSource: number;
+  /** CIDR blocks never limited (carriers, proxies, load balancers). */
+  trustedSources: string[];
 }
 
 /** Speech engines: the embedded defaults plus cloud engines enabled by their keys (environment only). */
@@ -125,6 +142,11 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'register-min-expires', arg: 's', help: 'shortest registration accepted from a device, seconds (shorter gets 423)', default: '60' },
   { flag: 'register-max-expires', arg: 's', help: 'longest registration granted to a device, seconds', default: '3600' },
   { flag: 'mode', arg: 'development|production', help: 'production trusts only configured carriers and SIP users; development also trusts loopback (--production is short for --mode production)', default: 'development' },
+  { flag: 'sip-rate-limit', arg: 'n[/burst]', help: 'SIP requests per second per source address (burst: at once, default 2n); more are dropped and a sustained excess bans', default: '50/100' },
+  { flag: 'sip-ban-seconds', arg: 's', help: 'how long a flooding, scanning or password-guessing source is ignored', default: '600' },
+  { flag: 'sip-auth-failures-before-ban', arg: 'n[/s]', help: 'wrong SIP credentials tolerated per source within s seconds before a ban', default: '10/60' },
+  { flag: 'sip-max-connections-per-source', arg: 'n', help: 'open SIP TCP connections per source address', default: '50' },
+  { flag: 'sip-trusted-sources', arg: 'cidrs', help: 'comma/space list of addresses or CIDR blocks never rate-limited or banned (carriers, proxies)' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
   { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
   { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
@@ -229,6 +251,43 @@ function statusEvents(raw: Raw): StatusCallbackEventName[] {
     if (!STATUS_EVENTS.includes(n as StatusCallbackEventName)) fail(raw, `contains unknown event "${n}" (use ${STATUS_EVENTS.join(', ')})`);
   }
   return STATUS_EVENTS.filter((e) => names.includes(e));
+}
+
+/** `n` or `n/m`, both positive whole numbers; `m` is null when absent. */
+function pair(raw: Raw, what: string): [number, number | null] {
+  const m = /^(\d+)(?:\/(\d+))?$/.exec(raw.value.trim());
+  const a = Number(m?.[1]);
+  const b = m?.[2] === undefined ? null : Number(m[2]);
+  if (!m || a < 1 || b === 0) fail(raw, `is not ${what}`);
+  return [a, b];
+}
+
+function sipGuard(withDefault: (flag: string) => Raw, get: (flag: string) => Raw | null): SipGuardConfig {
+  const rateRaw = withDefault('sip-rate-limit');
+  const [requestsPerSecond, burst] = pair(rateRaw, 'a rate like 50 or 50/100 (requests per second / burst)');
+  if (burst !== null && burst < requestsPerSecond) fail(rateRaw, 'has a burst smaller than the rate');
+  const [authFailuresBeforeBan, windowS] = pair(withDefault('sip-auth-failures-before-ban'), 'a count like 10 or 10/60 (failures / seconds)');
+  const maxConn = withDefault('sip-max-connections-per-source');
+  if (!/^\d+$/.test(maxConn.value) || Number(maxConn.value) < 1) fail(maxConn, 'is not a positive whole number');
+  const trustedRaw = get('sip-trusted-sources');
+  const trustedSources = trustedRaw ? trustedRaw.value.split(/[\s,]+/).filter(Boolean) : [];
+  for (const t of trustedSources) {
+    try {
+      parseCidr(t);
+    } catch (err) {
+      if (err instanceof CidrError && trustedRaw) fail(trustedRaw, `is not a list of addresses or CIDR blocks (${err.message})`);
+      throw err;
+    }
+  }
+  return {
+    requestsPerSecond,
+    burst: burst ?? requestsPerSecond * 2,
+    banMs: seconds(withDefault('sip-ban-seconds'), 1, 2_592_000),
+    authFailuresBeforeBan,
+    authFailureWindowMs: (windowS ?? 60) * 1000,
+    maxConnectionsPerSource: Number(maxConn.value),
+    trustedSources,
+  };
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the offending flag/variable. */
@@ -343,6 +402,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (m !== 'development' && m !== 'production') fail(r, 'is not a mode (development or production)');
       return m;
     })(withDefault('mode')),
+    sipGuard: sipGuard(withDefault, get),
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
       deepgramApiKey: optional('deepgram-api-key', (r) => r.value),
