@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       webhookTimeoutMs: 15000, accountSid: null, authToken: null, drainGraceMs: 30000, logLevel: 'info', maxCalls: 2000, accountCallsPerSecond: 10, accountMaxCalls: 100,
       sipRealm: 'patchbay', sipDigestAlgorithms: ['SHA-256', 'MD5'], registerMinExpires: 60, registerMaxExpires: 3600,
       publicUrl: null, mode: 'development',
+      sipGuard: { requestsPerSecond: 50, burst: 100, banMs: 600000, authFailuresBeforeBan: 10, authFailureWindowMs: 60000, maxConnectionsPerSource: 50, trustedSources: [] },
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
     });
   });
@@ -34,7 +35,9 @@ describe('loadConfig', () => {
         '--status-callback-event', 'completed, ringing initiated', '--fallback-url', 'http://127.0.0.1:9/fb', '--fallback-method', 'POST',
         '--webhook-timeout', '2.5', '--account-sid', 'AC' + 'ab'.repeat(16), '--drain-grace', '0', '--log-level', 'DEBUG', '--max-calls', '42', '--account-cps', '3', '--account-max-calls', '7',
         '--sip-realm', 'pbx.example', '--sip-digest-algorithms', 'md5', '--register-min-expires', '30', '--register-max-expires', '600',
-        '--public-url', 'https://pbx.example', '--mode', 'Production', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
+        '--public-url', 'https://pbx.example', '--mode', 'Production',
+        '--sip-rate-limit', '20', '--sip-ban-seconds', '2', '--sip-auth-failures-before-ban', '3/10', '--sip-max-connections-per-source', '5',
+        '--sip-trusted-sources', '10.0.0.0/8, 2001:db8::/32 192.0.2.7', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
     );
@@ -45,6 +48,7 @@ describe('loadConfig', () => {
       fallbackMethod: 'POST', webhookTimeoutMs: 2500, accountSid: 'AC' + 'ab'.repeat(16), authToken: null, drainGraceMs: 0,
       logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7,
       sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example', mode: 'production',
+      sipGuard: { requestsPerSecond: 20, burst: 40, banMs: 2000, authFailuresBeforeBan: 3, authFailureWindowMs: 10000, maxConnectionsPerSource: 5, trustedSources: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] },
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
     });
   });
@@ -57,6 +61,12 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig(['--sip-digest-algorithms', 'SHA-1'], {}), /unknown digest algorithm "SHA-1"/);
     assert.throws(() => loadConfig(['--register-min-expires', '600', '--register-max-expires', '60'], {}), /longer than --register-max-expires/);
     assert.deepEqual(loadConfig([], { PATCHBAY_SIP_DIGEST_ALGORITHMS: 'md5, sha-256' }).sipDigestAlgorithms, ['MD5', 'SHA-256']);
+    assert.equal(loadConfig([], { PATCHBAY_SIP_RATE_LIMIT: '30/200' }).sipGuard.burst, 200);
+    assert.throws(() => loadConfig(['--sip-rate-limit', '0'], {}), configError('--sip-rate-limit', /is not a rate/));
+    assert.throws(() => loadConfig(['--sip-rate-limit', '50/10'], {}), configError('--sip-rate-limit', /burst smaller than the rate/));
+    assert.throws(() => loadConfig(['--sip-ban-seconds', '0'], {}), configError('--sip-ban-seconds', /between 1 and/));
+    assert.throws(() => loadConfig([], { PATCHBAY_SIP_TRUSTED_SOURCES: '10.0.0.0/40' }), configError('PATCHBAY_SIP_TRUSTED_SOURCES', /prefix length/));
+    assert.throws(() => loadConfig(['--sip-max-connections-per-source', 'x'], {}), configError('--sip-max-connections-per-source', /positive whole number/));
   });
 
   it('reads PATCHBAY_* variables; a flag wins over its variable; empty variables are unset', () => {
