@@ -10,6 +10,8 @@ import { pino, type Logger } from 'pino';
 import type { PatchbayConfig } from './config.js';
 import { PgliteStore } from './store/pglite-store.js';
 import { SipStack } from './sip/sip-stack.js';
+import { SourceGuard } from './sip/source-guard.js';
+import { attachSourceGuardMetrics } from './api/source-guard-metrics.js';
 import type { IncomingInvite } from './sip/incoming-invite.js';
 import { MediaClock } from './media/media-clock.js';
 import { PortAllocator } from './media/port-allocator.js';
@@ -187,7 +189,21 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     runner,
   );
 
-  const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1' });
+  // The SIP edge on the open internet: floods and scanners dropped per source before parsing, repeat offenders banned.
+  const g = config.sipGuard;
+  const guard = new SourceGuard({
+    requestsPerSecond: g.requestsPerSecond,
+    burst: g.burst,
+    banMs: g.banMs,
+    authFailuresBeforeBan: g.authFailuresBeforeBan,
+    authFailureWindowMs: g.authFailureWindowMs,
+    maxConnectionsPerSource: g.maxConnectionsPerSource,
+    trusted: g.trustedSources,
+  });
+  const detachGuardMetrics = attachSourceGuardMetrics(metrics, guard);
+  const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1', sourceGuard: guard });
+  stack.on('ban', (e) => logger.warn({ source: e.source, reason: e.reason, renewed: e.renewed, seconds: g.banMs / 1000 }, 'SIP source banned'));
+  stack.on('unban', (e) => logger.info({ source: e.source, reason: e.reason }, 'SIP source released'));
   stack.on('invite', (invite: IncomingInvite) => {
     router.handle(invite).catch((err: unknown) => {
       logger.error({ sipCallId: invite.callId, err: (err as Error).message }, 'INVITE handling failed');
@@ -195,7 +211,14 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     });
   });
   // SIP users' devices register here (RFC 3261 §10.3); bindings live in memory, phones re-register after a restart.
-  const registrar = new Registrar({ users: store, digest, algorithms: config.sipDigestAlgorithms, minExpires: config.registerMinExpires, maxExpires: config.registerMaxExpires });
+  const registrar = new Registrar({
+    users: store,
+    digest,
+    algorithms: config.sipDigestAlgorithms,
+    minExpires: config.registerMinExpires,
+    maxExpires: config.registerMaxExpires,
+    onAuthFailure: (source) => stack.reportAuthFailure(source),
+  });
   registrar.on('changed', (c) => logger.info({ username: c.username, reason: c.reason, bindings: c.bindings.length }, 'registrations changed'));
   stack.on('register', (req, source, respond) => {
     let answered = false;
@@ -288,6 +311,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     await statusSender.drain(5000);
     await carrierRegistrations.stop(); // unregisters (Expires: 0) while the stack can still send
     await stack.stop();
+    detachGuardMetrics();
+    guard.dispose();
     registrar.close();
     clock.stop();
     await http.close();
