@@ -302,6 +302,9 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     this.emit('response', res, source);
     if (!isResponseAcceptable(res)) return;
     if (this.transactions.handleResponse(res)) return;
+    // A response no transaction waits for costs a token like a request: forged responses are
+    // otherwise a way to make us parse without limit (legitimate peers send few of them).
+    this.opts.sourceGuard?.admitMessage(source.host, true);
     // A 2xx retransmission after the INVITE client transaction is gone: the dialog re-sends its ACK.
     if (res.status >= 200 && res.status < 300 && parseCSeq(res.headers.get('cseq') ?? '')?.method === 'INVITE') {
       const local = getTag(res.headers.get('from') ?? '');

@@ -136,6 +136,20 @@ describe('SipStack with a SourceGuard', () => {
     }
   });
 
+  it('charges responses that match no transaction like requests', async () => {
+    const src = await UdpSource.bind('127.0.0.7', stack.udpPort);
+    try {
+      const before = guard.stats.dropped.rate;
+      const stray = (n: number): string =>
+        `SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:${stack.udpPort};branch=z9hG4bKnotours${n}\r\nFrom: <sip:a@127.0.0.7>;tag=a\r\nTo: <sip:b@127.0.0.1>;tag=b\r\nCall-ID: stray-${n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+      for (let i = 0; i < 8; i++) src.send(stray(i));
+      await control.ping();
+      assert.equal(guard.stats.dropped.rate - before, 3, 'the burst of 5 is spent, then each stray response is a drop');
+    } finally {
+      src.close();
+    }
+  });
+
   it('drops scanner User-Agents silently, bans the scanner, and serves it again once the ban ends', async () => {
     const scanner = await UdpSource.bind('127.0.0.2', stack.udpPort);
     try {
