@@ -167,6 +167,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     catchAll: () => (config.voiceUrl ? { url: config.voiceUrl, method: config.voiceMethod, fallbackUrl: config.fallbackUrl, fallbackMethod: config.fallbackMethod } : null),
     digest,
     algorithms: config.sipDigestAlgorithms,
+    onAuthFailure: (source) => stack.reportAuthFailure(source),
   });
   // Who may call in: carriers' inboundAddresses, SIP users (callerRoute), loopback in development.
   const inboundPolicy = new InboundPolicy({ mode: config.mode, carriers: () => store.allEnabledCarriers() });
@@ -177,6 +178,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
       admitSource: (address) => inboundPolicy.admitSource(address),
       onRefused: (invite) => {
         refusedInvites.inc();
+        // A source that keeps calling without being anyone we know is scanning: it counts towards a ban.
+        stack.reportAuthFailure(invite.source);
         logger.debug({ sipCallId: invite.callId, source: invite.source.host }, 'INVITE refused: unknown source');
       },
       // A SIP user's call runs the user's application; others the called number's, else the catch-all.

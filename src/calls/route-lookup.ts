@@ -6,6 +6,7 @@
  */
 import type { DigestAlgorithm, DigestServer } from '../sip/digest.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
+import type { SipAddress } from '../sip/message.js';
 import type { AccountStore, ApplicationStore, NumberStore, SipUserStore, VoiceSettings } from '../store/store-types.js';
 import type { ApplicationTarget } from './application-runner.js';
 import { authenticateCaller } from './caller-auth.js';
@@ -19,6 +20,8 @@ export interface RouteLookupDeps {
   catchAll: () => ApplicationTarget | null;
   digest: DigestServer;
   algorithms: readonly DigestAlgorithm[];
+  /** Told of every INVITE refused for wrong credentials (the flood guard bans repeat offenders). */
+  onAuthFailure?: (source: SipAddress) => void;
 }
 
 interface Owned {
@@ -38,8 +41,8 @@ export class RouteLookup {
 
   /** A SIP user's call: its route once authenticated; 'answered' when challenged or refused; null for other callers. */
   async callerRoute(invite: IncomingInvite): Promise<InboundRoute | 'answered' | null> {
-    const { store, digest, algorithms } = this.deps;
-    const user = await authenticateCaller(invite, { users: store, digest, algorithms });
+    const { store, digest, algorithms, onAuthFailure } = this.deps;
+    const user = await authenticateCaller(invite, { users: store, digest, algorithms, ...(onAuthFailure ? { onAuthFailure } : {}) });
     if (user === null) return 'answered';
     if (user === 'not-a-user') return null;
     return (await this.routeOf(user, user, null)) ?? 'answered';

@@ -48,7 +48,7 @@ describe('inbound access control in production mode', () => {
     app.route('/user', twiml('<Response><Say>hello</Say><Hangup/></Response>'));
     app.route('/carrier-call', twiml('<Response><Say>hello</Say><Hangup/></Response>'));
     trap = await carrierTrap();
-    pb = await startPatchbay({ PATCHBAY_VOICE_URL: app.url('/voice'), PATCHBAY_MODE: 'production', PATCHBAY_SIP_DIGEST_ALGORITHMS: 'MD5' });
+    pb = await startPatchbay({ PATCHBAY_VOICE_URL: app.url('/voice'), PATCHBAY_MODE: 'production', PATCHBAY_SIP_DIGEST_ALGORITHMS: 'MD5', PATCHBAY_SIP_AUTH_FAILURES_BEFORE_BAN: '4/60' });
     const carrier = await api(pb, 'POST', '/v1/carriers', { host: '127.0.0.1', port: trap.port, prefixes: ['+'], inboundAddresses: ['127.0.0.2/32'] });
     assert.equal(carrier.status, 201, JSON.stringify(carrier.body));
     created.push(`/v1/carriers/${carrier.body.sid as string}`);
@@ -76,6 +76,16 @@ describe('inbound access control in production mode', () => {
     // Refusals leave no call records: a scanner cannot fill the store.
     const calls = await apiGet(pb, '/v1/calls');
     assert.equal((calls.body.calls as unknown[]).length, 0);
+  });
+
+  it('bans a source that keeps sending INVITEs nobody admits (a scanner): no answer at all after the fifth', async () => {
+    const r = await runSipp({ scenario: 'uac-expect-403.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 5, extra: ['-i', '127.0.0.4', '-s', '+19005550100', '-r', '5'] });
+    assert.equal(r.successful, 5, r.errors);
+    const metrics = await (await fetch(`http://127.0.0.1:${pb.httpPort}/metrics`)).text();
+    assert.match(metrics, /^patchbay_sip_bans_total\{reason="auth-failures"\} 1$/m);
+    const after = await runSipp({ scenario: 'uac-expect-403.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, extra: ['-i', '127.0.0.4', '-s', '+19005550100', '-recv_timeout', '3000'], timeoutSeconds: 10 });
+    assert.equal(after.successful, 0, 'a banned source gets no answer');
+    assert.equal(trap.received.length, 0);
   });
 
   it('answers the same INVITE from the carrier\'s inbound address and attributes the call to the carrier', async () => {
