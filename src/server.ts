@@ -202,6 +202,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     authFailureWindowMs: g.authFailureWindowMs,
     maxConnectionsPerSource: g.maxConnectionsPerSource,
     trusted: g.trustedSources,
+    // Carriers' addresses (and loopback in development) are trusted: a trunk legitimately sends far more than one phone.
+    isTrusted: (host) => inboundPolicy.isTrustedSource(host),
   });
   const detachGuardMetrics = attachSourceGuardMetrics(metrics, guard);
   const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1', sourceGuard: guard });

@@ -4,7 +4,8 @@
  * mode only, which is what `npm start` runs — when it comes from loopback. SIP users are admitted
  * before this, by their digest credentials (caller-auth.ts). Everything else is refused with 403
  * before any application or carrier is involved, so nobody unknown can reach a dial plan (toll
- * fraud). Production mode trusts only what is configured, loopback included.
+ * fraud). Production mode trusts only what is configured, loopback included. The same trust
+ * exempts a source from the SIP flood guard's rate limits and bans (`isTrustedSource`).
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { StoredCarrierRecord } from '../store/store-types.js';
@@ -81,6 +82,19 @@ export class InboundPolicy {
     }
     if (this.deps.mode === 'development' && isLoopback(a)) return { admitted: true, via: 'loopback' };
     return { admitted: false };
+  }
+
+  /**
+   * Synchronous, for the SIP edge's flood guard (every datagram): a configured carrier's address,
+   * or loopback in development mode, is never rate-limited or banned. Reads the carriers as last
+   * loaded and starts a refresh in the background when they are stale.
+   */
+  isTrustedSource(address: string): boolean {
+    if ((this.deps.now ?? Date.now)() - this.loadedAt >= (this.deps.refreshMs ?? 2000)) void this.fresh().catch(() => undefined);
+    const a = plainAddress(address);
+    if (this.deps.mode === 'development' && isLoopback(a)) return true;
+    const family = isIPv4(a) ? 'ipv4' : isIPv6(a) ? 'ipv6' : null;
+    return family !== null && this.matchers.some((m) => m.list.check(a, family));
   }
 
   /** Carrier changes apply within `refreshMs`; one store read at a time however many INVITEs wait. */

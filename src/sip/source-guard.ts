@@ -54,6 +54,8 @@ export interface SourceGuardOptions {
   maxBans?: number;
   /** Addresses/blocks never limited, e.g. `['203.0.113.0/24']`. */
   trusted?: readonly string[];
+  /** Sources trusted by who they are rather than a fixed list (configured carriers; loopback in development). Checked on every message: keep it cheap. */
+  isTrusted?: (host: string) => boolean;
   scannerUserAgents?: readonly string[];
 }
 
@@ -147,6 +149,7 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
   private readonly maxBans: number;
   private readonly idleMs: number;
   private readonly trusted: CidrList;
+  private readonly extraTrust: ((host: string) => boolean) | null;
   private readonly scannerAgents: readonly string[];
   /** Least recently seen first (a Map keeps insertion order; `touch` re-inserts). */
   private readonly entries = new Map<string, SourceEntry>();
@@ -173,11 +176,16 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
     this.maxBans = opts.maxBans ?? 10_000;
     this.idleMs = Math.max(this.windowMs, this.authFailureWindowMs);
     this.trusted = new CidrList(opts.trusted ?? []);
+    this.extraTrust = opts.isTrusted ?? null;
     this.scannerAgents = (opts.scannerUserAgents ?? DEFAULT_SCANNER_USER_AGENTS).map((s) => s.toLowerCase());
   }
 
   isTrusted(host: string): boolean {
-    return this.trusted.contains(host);
+    return this.trusted.contains(host) || (this.extraTrust?.(host) ?? false);
+  }
+
+  private trustedHost(host: string): boolean {
+    return (this.trusted.size > 0 && this.trusted.contains(host)) || (this.extraTrust !== null && this.extraTrust(host));
   }
 
   /** True while `host`'s source is banned (no counting: for display and tests). */
@@ -191,7 +199,7 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
    * source is dropped; requests (and unparseable bytes: `isRequest` true) take a token.
    */
   admitMessage(host: string, isRequest: boolean): boolean {
-    if (this.trusted.size > 0 && this.trusted.contains(host)) return true;
+    if (this.trustedHost(host)) return true;
     const key = sourceKey(host);
     const now = this.clock.now();
     const ban = this.bans.get(key);
@@ -227,7 +235,7 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
     if (!userAgent) return true;
     const ua = userAgent.toLowerCase();
     if (!this.scannerAgents.some((s) => ua.includes(s))) return true;
-    if (this.trusted.size > 0 && this.trusted.contains(host)) return true;
+    if (this.trustedHost(host)) return true;
     this.dropped.scanner++;
     const key = sourceKey(host);
     if (this.bans.has(key)) return false;
@@ -243,7 +251,7 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
 
   /** A request from `host` carried credentials that were checked and wrong (the 403 already went). */
   reportAuthFailure(host: string): void {
-    if (this.trusted.size > 0 && this.trusted.contains(host)) return;
+    if (this.trustedHost(host)) return;
     const key = sourceKey(host);
     if (this.bans.has(key)) return;
     const now = this.clock.now();
@@ -256,7 +264,7 @@ export class SourceGuard extends EventEmitter<SourceGuardEvents> {
 
   /** Whether to accept another connection from `host`, which has `openFromSource` open already. */
   admitConnection(host: string, openFromSource: number): boolean {
-    if (this.trusted.size > 0 && this.trusted.contains(host)) return true;
+    if (this.trustedHost(host)) return true;
     if (this.isBanned(host)) {
       this.dropped.banned++;
       return false;

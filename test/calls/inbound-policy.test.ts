@@ -57,3 +57,16 @@ test('isLoopback', () => {
   assert.equal(isLoopback('::2'), false);
   assert.equal(isLoopback('not-an-ip'), false);
 });
+
+test('isTrustedSource (the flood guard\'s exemption): carriers\' addresses once loaded, loopback only in development', async () => {
+  let now = 0;
+  const prod = new InboundPolicy({ mode: 'production', now: () => now, carriers: async () => carriers });
+  assert.equal(prod.isTrustedSource('203.0.113.5'), false, 'not loaded yet: the first call starts the load');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(prod.isTrustedSource('203.0.113.5'), true);
+  assert.equal(prod.isTrustedSource('127.0.0.1'), false);
+  assert.equal(prod.isTrustedSource('192.0.2.1'), false);
+  const dev = new InboundPolicy({ mode: 'development', carriers: async () => [] });
+  assert.equal(dev.isTrustedSource('127.0.0.2'), true);
+  void now;
+});

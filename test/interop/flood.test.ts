@@ -1,6 +1,6 @@
 /**
- * Floods and scanners against a real Patchbay (issue 7): while SIPp places calls from 127.0.0.1,
- * another process floods from 127.0.0.2 with 20,000 junk and scanner datagrams. Every SIPp call
+ * Floods and scanners against a real Patchbay in production mode (issue 7): while SIPp places
+ * calls from 127.0.0.1 (a configured carrier's address), another process floods from 127.0.0.2 with 20,000 junk and scanner datagrams. Every SIPp call
  * must succeed, the flooder must be banned (metrics, and an OPTIONS from it right after the flood
  * gets no answer) and released after the ban time (its OPTIONS answered 200 again). Over TCP, one
  * source cannot hold more than its share of connections while another source still connects.
@@ -101,11 +101,20 @@ describe('floods and scanners', () => {
   before(async () => {
     app = await new AppServer().start();
     app.route('/voice', twiml('<Response><Say>Still here.</Say><Hangup/></Response>'));
+    // Production mode: loopback is not trusted, so 127.0.0.2 and 127.0.0.3 are strangers. The
+    // legitimate caller on 127.0.0.1 is a configured carrier, whose addresses the guard never limits.
     pb = await startPatchbay({
       PATCHBAY_VOICE_URL: app.url('/voice'),
+      PATCHBAY_MODE: 'production',
       PATCHBAY_SIP_BAN_SECONDS: String(BAN_SECONDS),
       PATCHBAY_SIP_MAX_CONNECTIONS_PER_SOURCE: String(MAX_PER_SOURCE),
     });
+    const res = await fetch(`http://127.0.0.1:${pb.httpPort}/v1/carriers`, {
+      method: 'POST',
+      headers: { authorization: 'Basic ' + Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64'), 'content-type': 'application/json' },
+      body: JSON.stringify({ host: '127.0.0.1', port: 9, inboundAddresses: ['127.0.0.1'] }),
+    });
+    assert.equal(res.status, 201, await res.text());
   });
 
   after(async () => {

@@ -148,6 +148,16 @@ describe('SourceGuard scanners', () => {
 });
 
 describe('SourceGuard trusted sources and connections', () => {
+  it('never limits a source the isTrusted callback vouches for (a carrier\'s address), and limits the others', () => {
+    const { g, bans } = guard({ requestsPerSecond: 1, burst: 1, rateDropsBeforeBan: 0, authFailuresBeforeBan: 0, isTrusted: (h) => h === '192.0.2.9' });
+    assert.equal(burst(g, '192.0.2.9', 50), 50);
+    g.reportAuthFailure('192.0.2.9');
+    assert.equal(g.checkUserAgent('192.0.2.9', 'friendly-scanner'), true);
+    assert.equal(bans.length, 0);
+    assert.equal(burst(g, '192.0.2.10', 5), 1);
+    assert.equal(bans.length, 1);
+  });
+
   it('never limits trusted blocks (IPv4, IPv4-mapped and IPv6)', () => {
     const { g, bans } = guard({ requestsPerSecond: 1, burst: 1, rateDropsBeforeBan: 0, authFailuresBeforeBan: 0, trusted: ['10.0.0.0/8', '2001:db8::/32'] });
     assert.equal(burst(g, '10.1.2.3', 100), 100);
