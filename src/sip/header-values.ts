@@ -148,6 +148,9 @@ export function parseVia(value: string): Via | null {
     const close = s.indexOf(']', i);
     if (close < 0) return null;
     host = s.slice(i + 1, close);
+    // IPv6reference (§25.1): hex digits, ':' and '.' (IPv4 tail) only, with at least one ':' so
+    // formatVia brackets it again. `[2;maddr=]` was accepted as a host (found by fuzzing).
+    if (!/^[0-9A-Fa-f:.]+$/.test(host) || host.indexOf(':') < 0) return null;
     i = close + 1;
   } else {
     const start = i;

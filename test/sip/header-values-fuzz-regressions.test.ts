@@ -19,3 +19,12 @@ test('valid branch/received/rport forms still parse and round-trip', () => {
     assert.deepEqual(parseVia(formatVia(via)), via);
   }
 });
+
+// Fuzz (bench run): header-values seed=1 iteration 1231649. Anything between brackets was taken
+// as the host, and formatVia wrote `[2;maddr=]` back without brackets, as a different Via.
+test('a bracketed Via host must be an IPv6 reference', () => {
+  for (const bad of ['SIP/2.0/UDP [2;maddr=]:5060;branch=z9hG4bKx', 'SIP/2.0/UDP [example.com];branch=z9hG4bKx', 'SIP/2.0/UDP [];branch=z9hG4bKx']) {
+    assert.equal(parseVia(bad), null, bad);
+  }
+  assert.equal(parseVia('SIP/2.0/UDP [::ffff:192.0.2.1]:5060;branch=z9hG4bKx')?.host, '::ffff:192.0.2.1');
+});
