@@ -172,7 +172,16 @@ export class TransportLayer {
 
   /** Serializes and sends a message to `dest`; transport failures go to `cb`. */
   send(msg: SipMessage, dest: SipAddress, cb: SendCallback = noop): void {
-    const buf = serializeMessage(msg);
+    let buf: Buffer;
+    try {
+      buf = serializeMessage(msg);
+    } catch (err) {
+      // A message we cannot write (a header value echoed from malformed input) fails this send
+      // only: this often runs inside a socket's receive handler, where a throw would end the process.
+      queueMicrotask(() => cb(err as Error));
+      this.handler?.onTransportError?.(err as Error, dest);
+      return;
+    }
     if (dest.transport === 'udp') this.udp.send(buf, dest.host, dest.port, cb);
     else if (dest.transport === 'tcp') this.tcp.send(buf, dest.host, dest.port, cb);
     else {

@@ -134,3 +134,17 @@ test('TCP: the response goes back over the connection the request came on', asyn
     await tl.stop();
   }
 });
+
+test('a message that cannot be serialized fails its send through the callback, never by throwing (found by fuzzing)', async () => {
+  const { tl } = await layer();
+  try {
+    const bad = request('SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad');
+    bad.headers.append('Subject', 'line\rbreak'); // a bare CR cannot be written on the wire
+    const err = await new Promise<Error | null>((resolve) => {
+      assert.doesNotThrow(() => tl.send(bad, { transport: 'udp', host: '127.0.0.1', port: 9 }, resolve));
+    });
+    assert.ok(err instanceof Error, 'the callback gets the serializer error');
+  } finally {
+    await tl.stop();
+  }
+});
