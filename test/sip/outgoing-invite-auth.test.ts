@@ -4,23 +4,13 @@ import { once } from 'node:events';
 import { SipStack, type IncomingInvite } from '../../src/sip/sip-stack.js';
 import { digestHa1, DigestServer, parseCredentials, type DigestChallenge } from '../../src/sip/digest.js';
 import { getTag, parseCSeq } from '../../src/sip/header-values.js';
+import { MINIMAL_SDP, withStackPair } from '../helpers/stack-pair.js';
 
-const SDP = Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n');
+const SDP = MINIMAL_SDP;
 const REALM = 'carrier.test';
 const lookup = async (u: string) => (u === 'acct' ? { ha1Md5: digestHa1('MD5', u, REALM, 'right'), ha1Sha256: digestHa1('SHA-256', u, REALM, 'right') } : null);
 
-async function pair(fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> {
-  const a = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'caller' });
-  const b = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'carrier' });
-  await a.start();
-  await b.start();
-  try {
-    await fn(a, b);
-  } finally {
-    await a.stop();
-    await b.stop();
-  }
-}
+const pair = (fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> => withStackPair(fn, ['caller', 'carrier']);
 
 /**
  * A carrier on `b` that challenges every INVITE without valid credentials with `status`. The

@@ -7,21 +7,11 @@ import { SipStack, type Dialog, type IncomingInvite } from '../../src/sip/sip-st
 import { buildCancel } from '../../src/sip/outgoing-invite.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { sampleRequest } from '../helpers/sip-fixtures.js';
+import { MINIMAL_SDP, withStackPair } from '../helpers/stack-pair.js';
 
-const SDP = Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n');
+const SDP = MINIMAL_SDP;
 
-async function pair(fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> {
-  const a = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'caller' });
-  const b = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'callee' });
-  await a.start();
-  await b.start();
-  try {
-    await fn(a, b);
-  } finally {
-    await a.stop();
-    await b.stop();
-  }
-}
+const pair = (fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> => withStackPair(fn, ['caller', 'callee']);
 
 const nextInvite = (s: SipStack) => new Promise<IncomingInvite>((r) => s.once('invite', r));
 const callB = (a: SipStack, b: SipStack, transport: 'udp' | 'tcp' = 'udp') =>

@@ -5,21 +5,11 @@ import { SipStack, type Dialog, type IncomingInvite, type Responder } from '../.
 import { createRequest, type SipAddress, type SipRequest } from '../../src/sip/message.js';
 import { parseReferTo, parseSipfragStatus, referNotifyHeaders, sipfrag, SIPFRAG_CONTENT_TYPE } from '../../src/sip/refer.js';
 import { validateRequest } from '../../src/sip/request-validator.js';
+import { MINIMAL_SDP, withStackPair } from '../helpers/stack-pair.js';
 
-const SDP = Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n');
+const SDP = MINIMAL_SDP;
 
-async function pair(fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> {
-  const a = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'a' });
-  const b = new SipStack({ host: '127.0.0.1', port: 0, userAgent: 'b' });
-  await a.start();
-  await b.start();
-  try {
-    await fn(a, b);
-  } finally {
-    await a.stop();
-    await b.stop();
-  }
-}
+const pair = (fn: (a: SipStack, b: SipStack) => Promise<void>): Promise<void> => withStackPair(fn, ['a', 'b']);
 
 /** a calls b; returns both dialogs once the ACK has arrived. */
 async function connect(a: SipStack, b: SipStack): Promise<{ uac: Dialog; uas: Dialog }> {
