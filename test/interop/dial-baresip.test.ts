@@ -68,6 +68,7 @@ function reversed(x: Float32Array): Float32Array {
 }
 
 interface Hearing {
+  /** The worst quarter of the expected speech, each quarter at its best match in the dump. */
   expected: number;
   /** Where the expected speech best matched, in samples of the dump. */
   expectedLag: number;
@@ -75,13 +76,27 @@ interface Hearing {
   backwards: number;
 }
 
-/** Correlations of what a phone heard with what it should hear and with two controls it never got. */
+/** Each quarter of the clip is matched on its own; see `hearing`. */
+const SEGMENTS = 4;
+
+/**
+ * Correlations of what a phone heard with what it should hear and with two controls it never got.
+ * The expected speech is scored as its worst quarter, each quarter matched anywhere in the dump:
+ * the mic plays the clip twice, and on a loaded machine the bridge may trim a few milliseconds of
+ * standing delay in the middle of one copy (a time slip that halves a whole-clip correlation although
+ * every word arrived). Every quarter must still be heard clearly somewhere.
+ */
 function hearing(heardWav: string | null, expected: Float32Array, ownSpeech: Float32Array): Hearing {
   assert.ok(heardWav, 'the phone dumped what it heard');
   const heard = mono(heardWav);
   const match = bestCorrelation(heard, expected);
+  const quarter = Math.floor(expected.length / SEGMENTS);
+  let worstQuarter = 1;
+  for (let s = 0; s < SEGMENTS; s++) {
+    worstQuarter = Math.min(worstQuarter, bestCorrelation(heard, expected.subarray(s * quarter, (s + 1) * quarter)).value);
+  }
   return {
-    expected: match.value,
+    expected: worstQuarter,
     expectedLag: match.lag,
     own: bestCorrelation(heard, ownSpeech).value,
     backwards: bestCorrelation(heard, reversed(expected)).value,
@@ -89,7 +104,7 @@ function hearing(heardWav: string | null, expected: Float32Array, ownSpeech: Flo
 }
 
 function assertHeard(t: TestContext, who: string, c: Hearing): void {
-  const text = `${who}: correlation with the other phone's speech ${c.expected.toFixed(3)}, own speech ${c.own.toFixed(3)}, the other's backwards ${c.backwards.toFixed(3)}`;
+  const text = `${who}: correlation with the other phone's speech ${c.expected.toFixed(3)} (worst quarter), own speech ${c.own.toFixed(3)}, the other's backwards ${c.backwards.toFixed(3)}`;
   t.diagnostic(text);
   assert.ok(c.expected > HEARD, `${text}: the other phone's speech`);
   assert.ok(c.own < NOT_HEARD, `${text}: its own speech came back (echo)`);
