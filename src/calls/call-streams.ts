@@ -12,7 +12,7 @@ import { VoiceActivityDetector, type VoiceActivityEvent } from '../media/voice-a
 import { decodeFrame, encodeFrame, silenceByte } from '../media/g711.js';
 import type { RtpPacket } from '../media/rtp-packet.js';
 import type { CallMedia } from './call-media.js';
-import { MediaStreamSession, type StreamEnd } from '../streams/media-stream-session.js';
+import { MediaStreamSession, type StreamEgress, type StreamEnd } from '../streams/media-stream-session.js';
 import { TwilioStreamDialect } from '../streams/twilio-stream-dialect.js';
 import { L16StreamDialect } from '../streams/l16-stream-dialect.js';
 import type { AudioFrame, StreamStartInfo } from '../streams/stream-dialect.js';
@@ -42,6 +42,8 @@ export interface CallStreamsDeps {
   /** Handshake headers for a stream URL (X-Twilio-Signature). */
   handshakeHeaders(url: string): Record<string, string>;
   connectTimeoutMs: number;
+  /** Where stream URLs may connect (blocked private addresses, extra CAs); default: anywhere, certificates verified. */
+  egress?: StreamEgress;
   /** Jitter buffer depth before audio is forked, in 20 ms frames; default 2. */
   jitterFrames?: number;
 }
@@ -111,6 +113,7 @@ export class CallStreams {
       url: spec.url,
       headers: this.deps.handshakeHeaders(spec.url),
       connectTimeoutMs: this.deps.connectTimeoutMs,
+      ...(this.deps.egress ? { egress: this.deps.egress } : {}),
       dialect,
       playout: bidirectional ? this.deps.media.rtp.output : null,
     });

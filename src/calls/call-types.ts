@@ -11,6 +11,7 @@ import type { PortAllocator } from '../media/port-allocator.js';
 import type { MediaClock } from '../media/media-clock.js';
 import type { MediaFetcher } from '../media/media-fetcher.js';
 import type { CallRecord } from '../store/store-types.js';
+import type { StreamEgress } from '../streams/media-stream-session.js';
 import type { CallRecordings } from './call-recordings.js';
 import type { Call } from './call.js';
 
@@ -42,8 +43,11 @@ export interface CallDeps {
   recognizers: RecognizerCatalog;
   callbacks: AppCallbacks;
   recordings: CallRecordings;
-  /** Media Streams: the handshake deadline (handshakes are signed with the call's account token). */
-  streams?: { connectTimeoutMs: number };
+  /**
+   * Media Streams: the handshake deadline (handshakes are signed with the call's account token)
+   * and where stream URLs may connect (webhooks/EgressPolicy).
+   */
+  streams?: { connectTimeoutMs: number; egress?: StreamEgress };
 }
 
 

@@ -112,6 +112,7 @@ export class Call extends CallLeg implements CallControl {
       // Twilio signs the handshake over the wss:// URL with no parameters.
       handshakeHeaders: (url): Record<string, string> => (token ? { 'X-Twilio-Signature': computeTwilioSignature(token, url, {}) } : {}),
       connectTimeoutMs: config.connectTimeoutMs,
+      ...(config.egress ? { egress: config.egress } : {}),
     });
     return this.streams.start(stream, bidirectional);
   }

@@ -23,7 +23,7 @@ import { freshUntil } from './http-freshness.js';
 
 export type MediaFetchErrorCode =
   | 'http-error' | 'timeout' | 'unsupported-content-type' | 'decode-failed' | 'too-large' | 'not-found'
-  | 'network-error' | 'too-many-redirects' | 'invalid-url';
+  | 'network-error' | 'too-many-redirects' | 'invalid-url' | 'blocked-address';
 
 export class MediaFetchError extends Error {
   override readonly name = 'MediaFetchError';
@@ -40,6 +40,13 @@ export class MediaFetchError extends Error {
   readonly httpStatus: number | undefined;
 }
 
+/**
+ * One HTTP GET, with fetch's contract for `redirect: 'manual'` (the fetcher follows redirects
+ * itself, calling this once per hop). Injected so the composition root can apply its connection
+ * policy (address blocking, extra CAs) without this library knowing about it.
+ */
+export type MediaHttpGet = (url: string, init: { headers: Record<string, string>; signal: AbortSignal; redirect: 'manual' }) => Promise<Response>;
+
 export interface MediaFetcherOptions {
   cacheDir: string;
   /** Bound on decoded PCM kept in memory (default 64 MiB). */
@@ -51,6 +58,8 @@ export interface MediaFetcherOptions {
   maxRedirects?: number;
   /** Whether file:// URLs and plain paths may be read (default true). */
   allowFiles?: boolean;
+  /** The HTTP GET to use (default: the global fetch). */
+  httpGet?: MediaHttpGet;
   /** Wall clock in ms, for freshness arithmetic. */
   now?: () => number;
   /** Disk-cache I/O failures do not fail a load; they are reported here (default: process warning). */
@@ -105,6 +114,7 @@ export class MediaFetcher {
   private readonly maxBytes: number;
   private readonly maxRedirects: number;
   private readonly allowFiles: boolean;
+  private readonly httpGet: MediaHttpGet;
   private readonly now: () => number;
   private readonly onCacheError: (err: Error) => void;
   private dirReady: Promise<unknown> | undefined;
@@ -115,6 +125,7 @@ export class MediaFetcher {
     this.maxBytes = opts.maxBytes ?? 50 * 1024 * 1024;
     this.maxRedirects = opts.maxRedirects ?? 10;
     this.allowFiles = opts.allowFiles ?? true;
+    this.httpGet = opts.httpGet ?? ((url, init) => fetch(url, init));
     this.now = opts.now ?? Date.now;
     this.onCacheError = opts.onCacheError ?? ((err) => process.emitWarning(err));
   }
@@ -246,7 +257,7 @@ export class MediaFetcher {
     let current = url;
     for (let hop = 0; ; hop++) {
       this.stats.fetches++;
-      const res = await fetch(current, { headers, signal, redirect: 'manual' });
+      const res = await this.httpGet(current, { headers, signal, redirect: 'manual' });
       const location = res.headers.get('location');
       if (!REDIRECTS.has(res.status) || !location) return res;
       await res.body?.cancel();

@@ -11,6 +11,7 @@
  * 'failed' (handshake 31920, broken socket 31921).
  */
 import { EventEmitter } from 'node:events';
+import type { LookupFunction } from 'node:net';
 import WebSocket, { type RawData } from 'ws';
 import type { AudioFrame, StreamDialect } from './stream-dialect.js';
 
@@ -21,8 +22,20 @@ export interface StreamPlayout {
   readonly queuedSamples: number;
 }
 
+/**
+ * Where the app's WebSocket may connect (webhooks/EgressPolicy satisfies it): `check` refuses a
+ * URL before connecting (blocked IP literals); the socket options apply to the connection itself
+ * (a lookup that refuses blocked addresses, extra trusted CAs).
+ */
+export interface StreamEgress {
+  check(url: URL): void;
+  socketOptions(): { lookup?: LookupFunction; ca?: string[] };
+}
+
 export interface MediaStreamSessionOptions {
   url: string;
+  /** Connection policy for the app's URL; default: certificates verified, every address allowed. */
+  egress?: StreamEgress;
   /** Handshake headers (X-Twilio-Signature...). */
   headers?: Record<string, string>;
   /** The handshake must complete within this; default 5,000 ms. */
@@ -93,7 +106,9 @@ export class MediaStreamSession extends EventEmitter<MediaStreamSessionEvents> {
     return new Promise<void>((resolve) => {
       let ws: WebSocket;
       try {
+        this.options.egress?.check(new URL(this.options.url));
         ws = new WebSocket(this.options.url, {
+          ...this.options.egress?.socketOptions(),
           handshakeTimeout: this.options.connectTimeoutMs ?? 5000,
           headers: this.options.headers ?? {},
           maxPayload: this.options.maxMessageBytes ?? 2 * 1024 * 1024,

@@ -3,7 +3,9 @@
  * form-encoded POST by default (GET puts the parameters in the query string), signed with
  * `X-Twilio-Signature` over exactly the URL requested, `I-Twilio-Idempotency-Token` per attempt,
  * redirects followed by hand (at most 10, so the final URL is known and 11215 can be raised), a
- * total time limit, a body size limit, and every failure mapped to Twilio's error codes.
+ * total time limit, a body size limit, and every failure mapped to Twilio's error codes. Every
+ * connection follows the EgressPolicy: certificates verified (extra CAs allowed), and optionally
+ * private/loopback addresses refused, on every redirect hop (11200, as Twilio reports a private IP).
  *
  * Response bodies become a VerbDocument according to their Content-Type:
  *   text/xml, application/xml, *+xml, text/html -> TwiML
@@ -23,6 +25,8 @@ import { VerbDocumentError } from '../verbs/verb-errors.js';
 import { readTwiml } from '../verbs/twiml-reader.js';
 import { readJsonVerbs } from '../verbs/json-reader.js';
 import { computeTwilioSignature, stripFragment } from './signature.js';
+import { BLOCKED_ADDRESS_CODE } from './address-policy.js';
+import { EgressPolicy } from './egress-policy.js';
 
 export interface DocumentRequest {
   url: string;
@@ -65,8 +69,10 @@ export interface WebhookClientOptions {
   userAgent?: string;
   maxBodyBytes?: number;
   maxRedirects?: number;
-  /** DNS lookup override (tests; custom resolvers). */
+  /** DNS lookup override (tests; custom resolvers). Ignored when `egress` is given (it has its own). */
   lookup?: LookupFunction;
+  /** Connection policy (address blocking, extra CAs); default: verify certificates, block nothing. */
+  egress?: EgressPolicy;
 }
 
 export const WebhookErrorCode = {
@@ -162,6 +168,7 @@ function appendQuery(url: string, params: Record<string, string>): string {
 /** Maps a socket/TLS/HTTP-parser error to Twilio's code. */
 function networkFailure(err: NodeJS.ErrnoException): FetchFailure {
   const code = err.code ?? '';
+  if (code === BLOCKED_ADDRESS_CODE) return new FetchFailure(WebhookErrorCode.HttpRetrievalFailure, err.message);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NONAME') {
     return new FetchFailure(WebhookErrorCode.BadHostName, `host name lookup failed (${code})`);
   }
@@ -187,13 +194,13 @@ export class WebhookClient {
   private readonly userAgent: string;
   private readonly maxBodyBytes: number;
   private readonly maxRedirects: number;
-  private readonly lookup: LookupFunction | undefined;
+  private readonly egress: EgressPolicy;
 
   constructor(opts: WebhookClientOptions = {}) {
     this.userAgent = opts.userAgent ?? 'TwilioProxy/1.1';
     this.maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
     this.maxRedirects = opts.maxRedirects ?? 10;
-    this.lookup = opts.lookup;
+    this.egress = opts.egress ?? new EgressPolicy(opts.lookup ? { lookup: opts.lookup } : {});
   }
 
   /** Asks the application for a document. Never throws: failures come back with a Twilio code. */
@@ -286,8 +293,13 @@ export class WebhookClient {
 
   private attempt(a: Attempt): Promise<RawResponse & { location?: string }> {
     return new Promise((resolve, reject) => {
-      const options: RequestOptions = { method: a.method, headers: a.headers, signal: a.signal };
-      if (this.lookup) options.lookup = this.lookup;
+      try {
+        this.egress.check(a.url);
+      } catch (err) {
+        reject(networkFailure(err as NodeJS.ErrnoException));
+        return;
+      }
+      const options: RequestOptions = { method: a.method, headers: a.headers, signal: a.signal, ...this.egress.socketOptions() };
       const send = a.url.protocol === 'https:' ? httpsRequest : httpRequest;
       const req = send(a.url, options, (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
