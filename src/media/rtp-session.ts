@@ -16,6 +16,9 @@
  * by payload type); 'rtcp' (RtcpPacket[]); 'first-packet' (rinfo) once; 'socket-error' (Error);
  * 'tick' (pcm, tick) on every media-clock tick once negotiated, with the frame played out on it
  * (silence when nothing was queued): the outgoing audio and the cadence for live-audio forks.
+ *
+ * SRTP (RFC 3711): with a `secure` transform every packet sent is protected and every packet
+ * received unprotected first; one that fails is dropped and counted (stats().srtp), never parsed.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
@@ -32,6 +35,7 @@ import { compactNtp, marshalRtcp, ntpFromUnixMs, parseRtcp, RtcpError, SDES_CNAM
 import { looksLikeRtcp, RTP_HEADER_SIZE, RtpPacket, RtpPacketError, writeRtpHeader } from './rtp-packet.js';
 import { RtpReceiveStats } from './rtp-receive-stats.js';
 import { TelephoneEventOutput } from './telephone-event-output.js';
+import type { SrtpTransform, SrtpTransformStats } from './srtp-transform.js';
 
 export interface RtpSessionOptions {
   bindAddress: string;
@@ -43,6 +47,8 @@ export interface RtpSessionOptions {
   maxBindAttempts?: number;
   /** Monotonic ms for receive timing (jitter). Default performance.now. */
   now?: () => number;
+  /** SRTP/SRTCP from the first packet (setSecure changes it later, e.g. once SDES keys are agreed). */
+  secure?: SrtpTransform;
 }
 
 export interface RtpSessionStats {
@@ -56,6 +62,8 @@ export interface RtpSessionStats {
   lastSendLatenessMs: number;
   invalidPackets: number;
   sendErrors: number;
+  /** Null on a plain-RTP session. */
+  srtp: SrtpTransformStats | null;
 }
 
 export interface RtpSessionEvents {
@@ -163,6 +171,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
   private lastSendLatenessMs = 0;
   private firstPacketSeen = false;
   private live: LiveAudioInput | null = null;
+  private secure: SrtpTransform | null;
   private unsubscribe: (() => void) | null;
   private closed = false;
 
@@ -173,6 +182,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.rtpSocket = rtp;
     this.rtcpSocket = rtcp;
     this.now = opts.now ?? (() => performance.now());
+    this.secure = opts.secure ?? null;
     this.cname = `patchbay-${this.ssrc.toString(16)}`;
     this.samplesPerFrame = Math.round((8000 * opts.clock.frameMs) / 1000);
     this.telephoneEvents = new TelephoneEventOutput(opts.clock.frameMs);
@@ -267,12 +277,23 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.live = source;
   }
 
+  /** The SRTP transform in use (null: plain RTP). */
+  get srtp(): SrtpTransform | null {
+    return this.secure;
+  }
+
+  /** Protect from now on with `transform` (SDES keys agreed or changed, RFC 4568 §7.1.4); null: plain RTP. */
+  setSecure(transform: SrtpTransform | null): void {
+    this.secure = transform;
+  }
+
   stats(): RtpSessionStats {
     return {
       ...this.counters,
       packetsLost: Math.max(0, this.rx.lost),
       jitterMs: this.rx.jitterUnits / 8,
       lastSendLatenessMs: this.lastSendLatenessMs,
+      srtp: this.secure?.stats() ?? null,
     };
   }
 
@@ -285,7 +306,8 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.output.clear();
     this.telephoneEvents.clear();
     if (this.audio && this.rtcpPort > 0 && !isNullAddress(this.rtcpAddress)) {
-      const bye = marshalRtcp([...this.buildReport(), { type: 'bye', sources: [this.ssrc] }]);
+      const plainBye = marshalRtcp([...this.buildReport(), { type: 'bye', sources: [this.ssrc] }]);
+      const bye = this.secure ? this.secure.protectRtcp(plainBye) : plainBye;
       await new Promise<void>((resolve) => {
         this.rtcpSocket.send(bye, this.rtcpPort, this.rtcpAddress, (err) => {
           if (err) this.onSocketError(err);
@@ -329,7 +351,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.seq = (this.seq + 1) & 0xffff;
     // The kernel usually takes the datagram synchronously (uv_udp_try_send); if it ever queues
     // it, the buffer is only rewritten a whole frame later.
-    this.rtpSocket.send(this.packet, this.remotePort, this.remoteAddress);
+    this.rtpSocket.send(this.secure ? this.secure.protectRtp(this.packet) : this.packet, this.remotePort, this.remoteAddress);
     this.counters.packetsSent++;
     this.counters.bytesSent += this.samplesPerFrame;
     this.sentSinceReport = true;
@@ -340,7 +362,7 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     writeRtpHeader(this.eventPacket, event.marker, payloadType, this.seq, event.timestamp, this.ssrc);
     event.payload.copy(this.eventPacket, RTP_HEADER_SIZE);
     this.seq = (this.seq + 1) & 0xffff;
-    this.rtpSocket.send(this.eventPacket, this.remotePort, this.remoteAddress);
+    this.rtpSocket.send(this.secure ? this.secure.protectRtp(this.eventPacket) : this.eventPacket, this.remotePort, this.remoteAddress);
     this.counters.packetsSent++;
     this.counters.bytesSent += 4;
     this.sentSinceReport = true;
@@ -372,16 +394,20 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     if (this.rtcpPort === 0 || isNullAddress(this.rtcpAddress)) return;
     const report = this.buildReport();
     this.sentSinceReport = false;
-    this.rtcpSocket.send(marshalRtcp(report), this.rtcpPort, this.rtcpAddress);
+    const plain = marshalRtcp(report);
+    this.rtcpSocket.send(this.secure ? this.secure.protectRtcp(plain) : plain, this.rtcpPort, this.rtcpAddress);
   }
 
   // ---- receive path ----
 
-  private onRtpMessage(msg: Buffer, rinfo: RemoteInfo): void {
-    if (looksLikeRtcp(msg)) {
-      this.onRtcpMessage(msg, rinfo); // RFC 5761 rtcp-mux from a peer that assumes it
+  private onRtpMessage(datagram: Buffer, rinfo: RemoteInfo): void {
+    if (looksLikeRtcp(datagram)) {
+      this.onRtcpMessage(datagram, rinfo); // RFC 5761 rtcp-mux from a peer that assumes it
       return;
     }
+    // Unauthenticated datagrams are dropped before anything (latching included) looks at them.
+    const msg = this.secure ? this.secure.unprotectRtp(datagram) : datagram;
+    if (!msg) return;
     let packet: RtpPacket;
     try {
       packet = RtpPacket.parse(msg);
@@ -422,7 +448,9 @@ export class RtpSession extends EventEmitter<RtpSessionEvents> {
     this.latched = true;
   }
 
-  private onRtcpMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  private onRtcpMessage(datagram: Buffer, rinfo: RemoteInfo): void {
+    const msg = this.secure ? this.secure.unprotectRtcp(datagram) : datagram;
+    if (!msg) return;
     let packets: RtcpPacket[];
     try {
       packets = parseRtcp(msg);
