@@ -18,6 +18,9 @@ import { spawnPatchbay, freePort, type ChildPatchbay } from '../test/interop/har
 import { SCENARIOS } from '../test/interop/harness/sipp.js';
 import { encodeWav } from '../src/media/wav.js';
 
+/** Every bench call lands on the one default account: its inbound limits (50 calls/s, 500 live) would cap the bench, not Patchbay. */
+const NO_ACCOUNT_LIMITS = { PATCHBAY_ACCOUNT_INBOUND_CPS: '0', PATCHBAY_ACCOUNT_INBOUND_MAX_CALLS: '0' };
+
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -153,7 +156,7 @@ async function main(): Promise<void> {
   app.route('/play', twiml('<Response><Play>clip.wav</Play><Hangup/></Response>'));
   app.route('/hold', twiml('<Response><Play loop="0">clip.wav</Play></Response>'));
   const dataDir = mkdtempSync(join(tmpdir(), 'patchbay-bench-'));
-  const pb = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/play'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_MAX_CALLS: '5000', PATCHBAY_RTP_PORTS: '20000-39999' });
+  const pb = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/play'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_MAX_CALLS: '5000', ...NO_ACCOUNT_LIMITS, PATCHBAY_RTP_PORTS: '20000-39999' });
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   console.log(`Patchbay inbound-call benchmark — ${new Date().toISOString()} — ${machine}`);
@@ -169,7 +172,7 @@ async function main(): Promise<void> {
 
   pb.proc.kill('SIGTERM');
   await pb.exited;
-  const pb2 = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/hold'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_MAX_CALLS: '5000', PATCHBAY_RTP_PORTS: '20000-39999' });
+  const pb2 = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/hold'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_MAX_CALLS: '5000', ...NO_ACCOUNT_LIMITS, PATCHBAY_RTP_PORTS: '20000-39999' });
   console.log(`\n2. Concurrent calls with media (held ${HOLD_SECONDS} s), outgoing RTP cadence measured by a kernel-timestamping sink`);
   const concRows: Record<string, string | number>[] = [];
   for (const n of CONCURRENCY) {

@@ -33,6 +33,9 @@ import { MediaClock } from '../src/media/media-clock.js';
 import { PortAllocator } from '../src/media/port-allocator.js';
 import { linearToMulaw, mulawToLinear } from '../src/media/g711.js';
 
+/** Every bench call lands on the one default account: its inbound limits (50 calls/s, 500 live) would cap the bench, not Patchbay. */
+const NO_ACCOUNT_LIMITS = { PATCHBAY_ACCOUNT_INBOUND_CPS: '0', PATCHBAY_ACCOUNT_INBOUND_MAX_CALLS: '0' };
+
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
   const i = args.indexOf(name);
@@ -287,7 +290,7 @@ async function main(): Promise<void> {
   });
 
   const dataDir = mkdtempSync(join(tmpdir(), 'pb-streams-'));
-  const pb = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/voice'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_RTP_PORTS: '20000-29999', PATCHBAY_MAX_CALLS: '1000' });
+  const pb = await spawnPatchbay(dataDir, { PATCHBAY_VOICE_URL: app.url('/voice'), PATCHBAY_LOG_LEVEL: 'warn', PATCHBAY_RTP_PORTS: '20000-29999', PATCHBAY_MAX_CALLS: '1000', ...NO_ACCOUNT_LIMITS });
   const stack = new SipStack({ host: '127.0.0.1', port: 0, publicHost: '127.0.0.1', userAgent: 'streams-bench' });
   await stack.start();
   const clocks = Array.from({ length: CALLER_CLOCKS }, () => new MediaClock({ precisionMarginMs: 0 }));

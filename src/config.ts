@@ -47,6 +47,9 @@ export interface PatchbayConfig {
   /** Per account: outbound API calls started per second, and live at once; calls over either wait `queued`. */
   accountCallsPerSecond: number;
   accountMaxCalls: number;
+  /** Per account: inbound calls admitted per second, and the account's calls live at once (0 = no limit); over either → 503. */
+  accountInboundCallsPerSecond: number;
+  accountInboundMaxCalls: number;
   /** Digest realm for SIP users (REGISTER and their calls); users' stored secrets are bound to it. */
   sipRealm: string;
   /** Digest algorithms offered to SIP users, most preferred first (RFC 8760: SHA-256, then MD5 for older phones). */
@@ -137,6 +140,8 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'max-calls', arg: 'n', help: 'concurrent calls accepted before answering 503', default: '2000' },
   { flag: 'account-cps', arg: 'n', help: 'per account: outbound API calls started per second (more wait queued)', default: '10' },
   { flag: 'account-max-calls', arg: 'n', help: 'per account: outbound API calls live at once (more wait queued)', default: '100' },
+  { flag: 'account-inbound-cps', arg: 'n', help: 'per account: inbound calls admitted per second (burst 2 s worth; more get 503; 0 = no limit)', default: '50' },
+  { flag: 'account-inbound-max-calls', arg: 'n', help: "per account: inbound calls refused with 503 while the account has this many calls live (0 = no limit)", default: '500' },
   { flag: 'sip-realm', arg: 'realm', help: 'digest realm for SIP users (changing it invalidates their stored secrets)', default: 'patchbay' },
   { flag: 'sip-digest-algorithms', arg: 'list', help: 'digest algorithms offered to SIP users: SHA-256,MD5 (some older phones, e.g. baresip 1.0, need MD5 alone)', default: 'SHA-256,MD5' },
   { flag: 'register-min-expires', arg: 's', help: 'shortest registration accepted from a device, seconds (shorter gets 423)', default: '60' },
@@ -351,6 +356,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return Number(r.value);
   };
   const maxCalls = positiveInt(withDefault('max-calls'));
+  const wholeNumber = (r: Raw): number => {
+    if (!/^\d+$/.test(r.value)) fail(r, 'is not a whole number (0 or more)');
+    return Number(r.value);
+  };
   const logLevel = ((r: Raw) => {
     const l = r.value.toLowerCase();
     if (!LOG_LEVELS.includes(l)) fail(r, `is not a log level (${LOG_LEVELS.join(', ')})`);
@@ -392,6 +401,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxCalls,
     accountCallsPerSecond: positiveInt(withDefault('account-cps')),
     accountMaxCalls: positiveInt(withDefault('account-max-calls')),
+    accountInboundCallsPerSecond: wholeNumber(withDefault('account-inbound-cps')),
+    accountInboundMaxCalls: wholeNumber(withDefault('account-inbound-max-calls')),
     sipRealm: withDefault('sip-realm').value,
     sipDigestAlgorithms: digestAlgorithms(withDefault('sip-digest-algorithms')),
     registerMinExpires: positiveInt(withDefault('register-min-expires')),

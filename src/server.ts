@@ -36,6 +36,7 @@ import { CallRegistry } from './calls/call-registry.js';
 import { CallRecorder } from './calls/call-recorder.js';
 import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
+import { AccountCallLimits } from './calls/account-call-limits.js';
 import { InboundPolicy } from './calls/inbound-policy.js';
 import { InboundRouter } from './calls/inbound-router.js';
 import { RouteLookup } from './calls/route-lookup.js';
@@ -172,6 +173,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   // Who may call in: carriers' inboundAddresses, SIP users (callerRoute), loopback in development.
   const inboundPolicy = new InboundPolicy({ mode: config.mode, carriers: () => store.allEnabledCarriers() });
   const refusedInvites = metrics.counter('patchbay_sip_invites_refused_total', 'INVITEs refused with 403: not from a configured carrier, a SIP user or (in development) loopback');
+  // One tenant's numbers cannot take the whole server: each account has its own inbound rate and live-call cap.
+  const accountLimits = new AccountCallLimits({ maxLiveCalls: config.accountInboundMaxCalls, callsPerSecond: config.accountInboundCallsPerSecond, clock: systemClock }, registry);
+  const overLimit = metrics.counter('patchbay_sip_invites_over_limit_total', "INVITEs refused with 503 by the owning account's limits", ['limit']);
   const router = new InboundRouter(
     {
       maxCalls: config.maxCalls,
@@ -181,6 +185,11 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
         // A source that keeps calling without being anyone we know is scanning: it counts towards a ban.
         stack.reportAuthFailure(invite.source);
         logger.debug({ sipCallId: invite.callId, source: invite.source.host }, 'INVITE refused: unknown source');
+      },
+      admitAccount: (accountSid) => accountLimits.admitInbound(accountSid),
+      onOverLimit: (invite, accountSid, limit) => {
+        overLimit.inc({ limit });
+        logger.debug({ sipCallId: invite.callId, accountSid, limit }, 'INVITE refused: account limit');
       },
       // A SIP user's call runs the user's application; others the called number's, else the catch-all.
       callerRoute: (invite) => routes.callerRoute(invite),

@@ -1,7 +1,8 @@
 /**
  * Turns an incoming INVITE into a Call: admission (draining, capacity), an early codec check
- * (488 before anyone is bothered), the caller/callee identities the app sees, and which
- * application runs the call. The SIP stack has already sent 100 Trying.
+ * (488 before anyone is bothered), who may call in (403), the owning account's limits (503), the
+ * caller/callee identities the app sees, and which application runs the call. The SIP stack has
+ * already sent 100 Trying.
  */
 import type { IncomingInvite } from '../sip/incoming-invite.js';
 import { parseNameAddr } from '../sip/header-values.js';
@@ -13,6 +14,7 @@ import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './app
 import type { CallRegistry } from './call-registry.js';
 import type { StatusCallbackTarget } from './status-notifier.js';
 import type { Admission } from './inbound-policy.js';
+import type { AccountAdmission } from './account-call-limits.js';
 
 /** Who owns an inbound call and what runs it: the called number's configuration, or the catch-all. */
 export interface InboundRoute {
@@ -42,6 +44,10 @@ export interface InboundRouterOptions {
   admitSource?: (address: string) => Promise<Admission>;
   /** Told when an INVITE was refused with 403 by `admitSource`. */
   onRefused?: (invite: IncomingInvite) => void;
+  /** The owning account's limits (AccountCallLimits.admitInbound); absent: none. */
+  admitAccount?: (accountSid: string) => AccountAdmission;
+  /** Told when an INVITE was refused with 503 by `admitAccount`. */
+  onOverLimit?: (invite: IncomingInvite, accountSid: string, limit: 'account-calls' | 'account-rate') => void;
   /** Told when routing itself failed (the caller got a 500). */
   onError?: (err: Error, invite: IncomingInvite) => void;
 }
@@ -129,6 +135,14 @@ export class InboundRouter {
     }
     // The caller may have given up while the number was looked up.
     if (invite.cancelled || invite.finalResponseSent) return null;
+    // Checked here, synchronously with registry.add below, so two INVITEs cannot share the last slot.
+    const limited = this.opts.admitAccount?.(route.accountSid);
+    if (limited && !limited.admitted) {
+      const reason = limited.limit === 'account-calls' ? 'Account Call Limit' : 'Account Rate Limit';
+      invite.respond(503, { reason, headers: [{ name: 'Retry-After', value: limited.limit === 'account-calls' ? '10' : '1' }] });
+      this.opts.onOverLimit?.(invite, route.accountSid, limited.limit);
+      return null;
+    }
 
     const from = parseNameAddr(req.headers.get('from') ?? '');
     const sipHeaders: Record<string, string> = {};
