@@ -1,8 +1,9 @@
 /**
  * Persists every call: a record when it starts, each live status change (ringing, answered),
  * and the final record with the whole event timeline when it ends. Few writes per call (four for
- * an answered call, coalesced by the store per event-loop turn) keep the store off the hot path; the end-of-call write is what `kill -9` recovery relies on (interrupted calls are
- * closed at the next start).
+ * an answered call, coalesced by the store per event-loop turn) keep the store off the hot path.
+ * The end-of-call write (record and timeline, atomically) is what `kill -9` recovery relies on:
+ * a call without it is closed at the next start as interrupted.
  */
 import { TERMINAL_CALL_STATUSES, type CallEvent, type CallRecord, type CallStatus, type CallStore } from '../store/store-types.js';
 import type { Call } from './call.js';
@@ -60,10 +61,11 @@ export class CallRecorder {
     });
     call.once('ended', () => {
       chain = chain.then(() =>
-        this.write(call, async () => {
+        this.write(call, () => {
+          // One transaction for the final fields and the timeline: two writes would let a
+          // `kill -9` between them leave a 'completed' call without its events.
           const { sid: _sid, ...final } = callRecordOf(call);
-          await this.store.updateCall(call.sid, final);
-          await this.store.appendEvents(call.sid, events.splice(0));
+          return this.store.finishCall(call.sid, final, events.splice(0));
         }),
       );
       this.pending.add(chain);

@@ -34,7 +34,7 @@ import {
 } from './store-types.js';
 
 /** Writes are coalesced per event-loop turn (see request()); a Record so no write op can be missed. */
-const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, createRecording: true, updateRecording: true };
+const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, finishCall: true, createRecording: true, updateRecording: true };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -53,6 +53,22 @@ function spawnWorker(init: WorkerInit): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: init });
+}
+
+/**
+ * Serialises events here, in the caller's thread: a non-JSON detail or a bad time then fails this
+ * request alone, not the batch of writes it would have joined.
+ */
+function serializeEvents(events: CallEvent[]): SerializedCallEvent[] | StoreError {
+  try {
+    return events.map((e) => {
+      if (typeof e.at !== 'string' || Number.isNaN(Date.parse(e.at))) throw new Error(`event time must be ISO 8601, got ${JSON.stringify(e.at)}`);
+      if (typeof e.type !== 'string' || e.type.length === 0) throw new Error('event type must be a non-empty string');
+      return { at: e.at, type: e.type, detailJson: JSON.stringify(e.detail ?? {}) };
+    });
+  } catch (err) {
+    return new StoreError('INVALID_RECORD', (err as Error).message);
+  }
 }
 
 /** Calls, accounts and recordings here; the configuration resources' methods come from PgliteConfigRequests. */
@@ -129,18 +145,15 @@ export class PgliteStore extends PgliteConfigRequests implements CallStore, Acco
   }
 
   appendEvents(sid: string, events: CallEvent[]): Promise<void> {
-    let serialized: SerializedCallEvent[];
-    try {
-      // Serialise here: a non-JSON detail then fails this call alone, not the batch it joins.
-      serialized = events.map((e) => {
-        if (typeof e.at !== 'string' || Number.isNaN(Date.parse(e.at))) throw new Error(`event time must be ISO 8601, got ${JSON.stringify(e.at)}`);
-        if (typeof e.type !== 'string' || e.type.length === 0) throw new Error('event type must be a non-empty string');
-        return { at: e.at, type: e.type, detailJson: JSON.stringify(e.detail ?? {}) };
-      });
-    } catch (err) {
-      return Promise.reject(new StoreError('INVALID_RECORD', (err as Error).message));
-    }
+    const serialized = serializeEvents(events);
+    if (serialized instanceof StoreError) return Promise.reject(serialized);
     return this.request({ op: 'appendEvents', sid, events: serialized }) as Promise<void>;
+  }
+
+  finishCall(sid: string, patch: Partial<CallRecord>, events: CallEvent[]): Promise<void> {
+    const serialized = serializeEvents(events);
+    if (serialized instanceof StoreError) return Promise.reject(serialized);
+    return this.request({ op: 'finishCall', sid, patch, events: serialized }) as Promise<void>;
   }
 
   getCall(accountSid: string, sid: string): Promise<(StoredCallRecord & { events: CallEvent[] }) | null> {

@@ -53,6 +53,8 @@ export type WriteOp =
   | { op: 'createCall'; rec: CallRecord }
   | { op: 'updateCall'; sid: string; patch: Partial<CallRecord> }
   | { op: 'appendEvents'; sid: string; events: SerializedCallEvent[] }
+  /** Patch then events, applied in the same transaction (see CallStore.finishCall). */
+  | { op: 'finishCall'; sid: string; patch: Partial<CallRecord>; events: SerializedCallEvent[] }
   | { op: 'createRecording'; rec: RecordingRecord }
   | { op: 'updateRecording'; sid: string; patch: RecordingPatch };
 
@@ -131,7 +133,7 @@ export interface WorkerInit {
 }
 
 // A Record (not a list) so the compiler insists on every write op, and on nothing else.
-const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, createRecording: true, updateRecording: true };
+const WRITE_OPS: Readonly<Record<WriteOp['op'], true>> = { createCall: true, updateCall: true, appendEvents: true, finishCall: true, createRecording: true, updateRecording: true };
 
 function isWrite(body: StoreOp): body is WriteOp {
   return Object.hasOwn(WRITE_OPS, body.op);
@@ -144,6 +146,10 @@ async function applyWrite(tx: Parameters<Parameters<SqlDatabase['transaction']>[
     case 'updateCall':
       return patchCall(tx, w.sid, w.patch);
     case 'appendEvents':
+      return insertEvents(tx, w.sid, w.events);
+    case 'finishCall':
+      // Every write runs inside a transaction (runWrites), so the two statements commit together.
+      await patchCall(tx, w.sid, w.patch);
       return insertEvents(tx, w.sid, w.events);
     case 'createRecording':
       return insertRecording(tx, w.rec);

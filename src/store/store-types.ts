@@ -108,6 +108,13 @@ export interface CallStore {
   updateCall(sid: string, patch: Partial<CallRecord>): Promise<void>;
   /** Appends in order; rejects with StoreError 'CALL_NOT_FOUND' if no such call. */
   appendEvents(sid: string, events: CallEvent[]): Promise<void>;
+  /**
+   * The end of a call: the final fields and the rest of its timeline in ONE transaction, so a
+   * crash (`kill -9`) leaves either the finished record with all its events or the open record
+   * that start-up recovery closes, never a 'completed' call without its timeline. Rejects with
+   * StoreError 'CALL_NOT_FOUND' (nothing written) if no such call.
+   */
+  finishCall(sid: string, patch: Partial<CallRecord>, events: CallEvent[]): Promise<void>;
   /** Null when the call does not exist or belongs to another account. Events oldest first. */
   getCall(accountSid: string, sid: string): Promise<(StoredCallRecord & { events: CallEvent[] }) | null>;
   /** Newest first (startTime desc, sid desc). Rejects with StoreError 'INVALID_PAGE_TOKEN' / 'INVALID_QUERY'. */

@@ -19,6 +19,14 @@ async function one(): Promise<void> {
     const [sid, status] = entry;
     const next = NEXT[status]!;
     live.set(sid, next);
+    if (next === 'completed') {
+      // The end of a call, as CallRecorder writes it: final fields and timeline in one request.
+      // "F" is printed once acknowledged; the parent also checks that no 'completed' call lacks them.
+      const events = [1, 2, 3].map((n) => ({ at: new Date().toISOString(), type: 'final', detail: { n } }));
+      await store.finishCall(sid, { status: 'completed', endTime: new Date().toISOString(), durationSeconds: 1 }, events);
+      process.stdout.write(`F ${sid}\n`);
+      return;
+    }
     await store.updateCall(sid, { status: next });
     process.stdout.write(`U ${sid} ${next}\n`);
     await store.appendEvents(sid, [{ at: new Date().toISOString(), type: 'status', detail: { status: next } }]);

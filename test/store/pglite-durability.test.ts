@@ -19,6 +19,7 @@ it('every acknowledged write survives SIGKILL of the writing process', { timeout
     const created = new Set<string>();
     const status = new Map<string, string>();
     const events = new Map<string, number>();
+    const finished = new Set<string>();
     let acks = 0;
     let buf = '';
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
@@ -32,6 +33,7 @@ it('every acknowledged write survives SIGKILL of the writing process', { timeout
         if (kind === 'C') created.add(sid!);
         else if (kind === 'U') status.set(sid!, value!);
         else if (kind === 'E') events.set(sid!, (events.get(sid!) ?? 0) + 1);
+        else if (kind === 'F') finished.add(sid!);
         if (kind !== 'READY') acks++;
         // Kill mid-stream, with writes certainly in flight.
         if (acks === 1500) child.kill('SIGKILL');
@@ -54,6 +56,17 @@ it('every acknowledged write survives SIGKILL of the writing process', { timeout
         const stored = all.get(sid)?.status ?? 'missing';
         assert.ok(ORDER.indexOf(stored) >= ORDER.indexOf(acked), `${sid}: acknowledged ${acked}, stored ${stored}`);
       }
+      // finishCall is all or nothing: every stored 'completed' call has its three final events,
+      // whether or not its acknowledgement got out before the kill.
+      let completed = 0;
+      for (const [sid, c] of all) {
+        if (c.status !== 'completed') continue;
+        completed++;
+        const got = await store.getCall(accountSid, sid);
+        assert.equal(got?.events.filter((e) => e.type === 'final').length, 3, `${sid} completed without its final events`);
+      }
+      for (const sid of finished) assert.equal(all.get(sid)?.status, 'completed', `acknowledged finish of ${sid} lost`);
+      assert.ok(completed >= finished.size && finished.size > 10, `enough finished calls (${finished.size})`);
       for (const [sid, n] of events) {
         const got = await store.getCall(accountSid, sid);
         assert.ok((got?.events.length ?? 0) >= n, `${sid}: ${n} event appends acknowledged, ${got?.events.length} stored`);

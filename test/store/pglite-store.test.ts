@@ -122,6 +122,29 @@ describe('PgliteStore', () => {
     ]);
   });
 
+  it('finishCall writes the final fields and the timeline together, or nothing', async () => {
+    const acct = newSid('AC');
+    const rec = call(acct);
+    await store.createCall(rec);
+    const final: Partial<CallRecord> = { status: 'completed', endTime: '2024-05-01T10:01:00.000Z', durationSeconds: 60, endReason: 'caller-hangup' };
+    // A time JavaScript accepts but PostgreSQL cannot store (before 4713 BC): the events' INSERT
+    // fails inside the transaction, after the UPDATE ran; the UPDATE must be rolled back with it.
+    const bad = [{ at: '2024-05-01T10:00:59.000Z', type: 'sip.in', detail: {} }, { at: '-271821-04-20T00:00:00.000Z', type: 'x', detail: {} }];
+    await assert.rejects(store.finishCall(rec.sid, final, bad), (err: unknown) => err instanceof StoreError);
+    const untouched = await store.getCall(acct, rec.sid);
+    assert.equal(untouched?.status, 'ringing');
+    assert.equal(untouched?.endTime, null);
+    assert.deepEqual(untouched?.events, []);
+
+    await store.finishCall(rec.sid, final, [{ at: '2024-05-01T10:00:59.000Z', type: 'sip.in', detail: { method: 'BYE' } }]);
+    const done = await store.getCall(acct, rec.sid);
+    assert.equal(done?.status, 'completed');
+    assert.equal(done?.durationSeconds, 60);
+    assert.deepEqual(done?.events, [{ at: '2024-05-01T10:00:59.000Z', type: 'sip.in', detail: { method: 'BYE' } }]);
+    await rejectsWith(store.finishCall(newSid('CA'), final, []), 'CALL_NOT_FOUND');
+    await rejectsWith(store.finishCall(rec.sid, final, [{ at: 'now', type: 'x', detail: {} }]), 'INVALID_RECORD');
+  });
+
   it('a read issued right after an unawaited write sees it', async () => {
     const acct = newSid('AC');
     const rec = call(acct);
