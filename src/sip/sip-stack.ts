@@ -25,7 +25,7 @@ import { ServerInviteTransaction } from './server-invite-transaction.js';
 import type { BanEvent, SourceGuard, UnbanEvent } from './source-guard.js';
 import { serverTransactionKey, TransactionLayer, type ClientTransaction, type ServerTransaction } from './transaction-layer.js';
 import type { TimerConfig } from './transaction-timers.js';
-import { TransportLayer } from './transport-layer.js';
+import { TransportLayer, type TransportLayerOptions } from './transport-layer.js';
 
 export interface SipStackOptions {
   /** Bind address. */
@@ -50,6 +50,11 @@ export interface SipStackOptions {
   sourceGuard?: SourceGuard;
   /** User part of our Contact URI (default `patchbay`). */
   contactUser?: string;
+  /** SIP over TLS on its own port, with our certificate (and how outbound TLS verifies peers). */
+  tls?: TransportLayerOptions['tls'];
+  /** SIP over WebSocket / secure WebSocket (RFC 7118) on their own ports. */
+  ws?: TransportLayerOptions['ws'];
+  wss?: TransportLayerOptions['wss'];
 }
 
 export interface SipStackEvents {
@@ -123,6 +128,9 @@ export class SipStack extends EventEmitter<SipStackEvents> {
       idleTimeoutMs: opts.tcpIdleTimeoutMs,
       maxConnections: opts.maxTcpConnections,
       guard: opts.sourceGuard,
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.ws ? { ws: opts.ws } : {}),
+      ...(opts.wss ? { wss: opts.wss } : {}),
     });
     this.transactions = new TransactionLayer({ clock: this.clock, transport: this.transport, timers: opts.timers, maxTransactions: opts.maxTransactions });
     this.transport.handler = {
@@ -189,6 +197,11 @@ export class SipStack extends EventEmitter<SipStackEvents> {
     return this.transport.tcpPort;
   }
 
+  /** The bound port of a transport (TLS, WS, WSS have their own); null when not configured. */
+  portOf(transport: SipAddress['transport']): number | null {
+    return this.transport.portOf(transport);
+  }
+
   /** Live table sizes (for metrics and leak tests). */
   get stats(): { serverTransactions: number; clientTransactions: number; dialogs: number; tcpConnections: number } {
     return {
@@ -234,7 +247,7 @@ export class SipStack extends EventEmitter<SipStackEvents> {
 
   contactUri(transport: SipAddress['transport'] = 'udp'): string {
     const host = this.publicHost.includes(':') ? `[${this.publicHost}]` : this.publicHost;
-    const port = transport === 'udp' ? this.udpPort : this.tcpPort;
+    const port = this.sentByPort(transport);
     return `sip:${this.opts.contactUser ?? 'patchbay'}@${host}:${port}${transport === 'udp' ? '' : `;transport=${transport}`}`;
   }
 
@@ -274,8 +287,14 @@ export class SipStack extends EventEmitter<SipStackEvents> {
 
   private addVia(req: SipRequest, dest: SipAddress): void {
     const host = this.publicHost.includes(':') ? `[${this.publicHost}]` : this.publicHost;
-    const port = dest.transport === 'udp' ? this.udpPort : this.tcpPort;
+    const port = this.sentByPort(dest.transport);
+    // SIP/2.0/UDP, TCP, TLS, WS or WSS (RFC 3261 §18.1.1, RFC 7118 §5.2).
     req.headers.prepend('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${host}:${port};branch=${newBranch()};rport`);
+  }
+
+  /** Our port for a transport in Via and Contact (TCP's when that transport is not configured: the send then fails). */
+  private sentByPort(transport: SipAddress['transport']): number {
+    return this.transport.portOf(transport) ?? this.tcpPort;
   }
 
   private registerDialog(d: Dialog): Dialog | null {

@@ -1,6 +1,7 @@
 /**
- * Transport layer (RFC 3261 §18): owns the UDP and TCP transports, stamps inbound requests with
- * `received`/`rport` (§18.2.1, RFC 3581 §4) and sends responses where §18.2.2 says they go.
+ * Transport layer (RFC 3261 §18): owns the UDP, TCP and (when configured) TLS, WS and WSS
+ * transports, stamps inbound requests with `received`/`rport` (§18.2.1, RFC 3581 §4), sends
+ * responses where §18.2.2 says they go, and routes sends by `dest.transport`.
  *
  * Inbound messages are handed to one `TransportLayerHandler` (the stack) with the parsed top Via
  * of requests, so the transaction layer never has to parse it again.
@@ -9,16 +10,25 @@
  * TCP connections when accepted and each framed message; requests with a scanner User-Agent are
  * dropped after parsing. Dropped means no response at all (answering a flood amplifies it), and a
  * ban closes the source's open connections.
+ *
+ * On TLS, WS and WSS connections the Contact address of what arrives becomes an alias of the
+ * connection (transport-aliases.ts): WebSocket clients cannot be dialled (RFC 7118 §5) and TLS
+ * phones rarely have a certificate we could verify, so their in-dialog requests go back over the
+ * connection they opened. TLS aliases are only taken for the connection's own host.
  */
 import type { Clock } from './clock.js';
+import { uriAddress } from './dialog.js';
 import type { SipAddress, SipMessage, SipRequest, SipResponse } from './message.js';
-import { formatVia, parseVia, splitHeaderValues, type Via } from './header-values.js';
+import { formatVia, parseNameAddr, parseVia, splitHeaderValues, type Via } from './header-values.js';
 import type { SipParseError } from './parser.js';
 import { serializeMessage } from './serializer.js';
 import type { SourceGuard } from './source-guard.js';
-import { TcpTransport } from './transport-tcp.js';
-import { TransportError, type SendCallback, type TransportSink } from './transport.js';
+import { TcpTransport, type TlsSecurity } from './transport-tcp.js';
+import { TransportError, type SendCallback, type StreamTransport, type TransportSink } from './transport.js';
 import { UdpTransport } from './transport-udp.js';
+import { WsTransport } from './transport-ws.js';
+
+type StreamName = StreamTransport['name'];
 
 export interface TransportLayerOptions {
   host: string;
@@ -31,6 +41,14 @@ export interface TransportLayerOptions {
   maxConnections?: number;
   /** Per-source rate limits, scanner drops and bans; none: every source is served. */
   guard?: SourceGuard;
+  /** SIP over TLS on its own port (0: ephemeral). */
+  tls?: TlsSecurity & { port: number };
+  /** SIP over WebSocket (RFC 7118) on its own port. */
+  ws?: { port: number };
+  /** SIP over secure WebSocket on its own port. */
+  wss?: { port: number; key: string; cert: string };
+  /** WebSocket ping period (default 30 s). */
+  wsPingIntervalMs?: number;
 }
 
 export interface TransportLayerHandler {
@@ -105,6 +123,8 @@ export function responseDestination(via: Via, source: SipAddress): SipAddress {
 export class TransportLayer {
   private readonly udp: UdpTransport;
   private readonly tcp: TcpTransport;
+  /** Every stream transport that is configured, TCP included. */
+  private readonly streams = new Map<StreamName, StreamTransport>();
   private readonly guard: SourceGuard | null;
   handler: TransportLayerHandler | null = null;
 
@@ -120,22 +140,25 @@ export class TransportLayer {
       onTransportError: (err, peer) => this.handler?.onTransportError?.(err, peer),
     };
     this.udp = new UdpTransport({ host: opts.host, port: opts.port, sink, ...(guard ? { admit: (host, buf) => guard.admitMessage(host, !looksLikeResponse(buf)) } : {}) });
-    this.tcp = new TcpTransport({
-      host: opts.host,
-      port: opts.port,
-      sink,
-      clock: opts.clock,
-      idleTimeoutMs: opts.idleTimeoutMs,
-      maxMessageBytes: opts.maxMessageBytes,
-      maxConnections: opts.maxConnections,
-      ...(guard ? { admitConnection: (host: string, open: number) => guard.admitConnection(host, open) } : {}),
-    });
+    const admit = guard ? { admitConnection: (host: string, open: number) => guard.admitConnection(host, open) } : {};
+    const stream = { host: opts.host, sink, clock: opts.clock, maxMessageBytes: opts.maxMessageBytes, maxConnections: opts.maxConnections, ...admit };
+    this.tcp = new TcpTransport({ ...stream, port: opts.port, idleTimeoutMs: opts.idleTimeoutMs });
+    this.streams.set('tcp', this.tcp);
+    if (opts.tls) {
+      const { port, ...secure } = opts.tls;
+      this.streams.set('tls', new TcpTransport({ ...stream, port, idleTimeoutMs: opts.idleTimeoutMs, secure }));
+    }
+    if (opts.ws) this.streams.set('ws', new WsTransport({ ...stream, port: opts.ws.port, pingIntervalMs: opts.wsPingIntervalMs }));
+    if (opts.wss) {
+      const { port, key, cert } = opts.wss;
+      this.streams.set('wss', new WsTransport({ ...stream, port, pingIntervalMs: opts.wsPingIntervalMs, secure: { key, cert } }));
+    }
   }
 
   /** A ban also ends the source's open connections (their next bytes would be dropped anyway). */
   private readonly onBan = (): void => {
     const guard = this.guard;
-    if (guard) this.tcp.closeWhere((peer) => guard.isBanned(peer.host));
+    if (guard) for (const t of this.streams.values()) t.closeWhere((peer) => guard.isBanned(peer.host));
   };
 
   get udpPort(): number {
@@ -150,6 +173,17 @@ export class TransportLayer {
     return this.tcp.connectionCount;
   }
 
+  /** The bound port of a transport; null when it is not configured. */
+  portOf(transport: SipAddress['transport']): number | null {
+    if (transport === 'udp') return this.udp.port;
+    return this.streams.get(transport)?.port ?? null;
+  }
+
+  /** Open connections per stream transport (metrics, tests). */
+  connectionCounts(): Partial<Record<StreamName, number>> {
+    return Object.fromEntries([...this.streams].map(([name, t]) => [name, t.connectionCount]));
+  }
+
   /** Binds UDP, then TCP on the same port; with port 0 retries until one port is free on both. */
   async start(): Promise<void> {
     this.guard?.on('ban', this.onBan);
@@ -157,17 +191,29 @@ export class TransportLayer {
       await this.udp.start(this.opts.port);
       try {
         await this.tcp.start(this.udp.port);
-        return;
+        break;
       } catch (err) {
         await this.udp.stop();
         if (this.opts.port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       }
     }
+    const started: StreamTransport[] = [];
+    try {
+      for (const t of this.streams.values()) {
+        if (t === this.tcp) continue;
+        await t.start();
+        started.push(t);
+      }
+    } catch (err) {
+      // One listener failing (port taken) must not leave the others bound.
+      await Promise.all([this.udp.stop(), this.tcp.stop(), ...started.map((t) => t.stop())]);
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
     this.guard?.off('ban', this.onBan);
-    await Promise.all([this.udp.stop(), this.tcp.stop()]);
+    await Promise.all([this.udp.stop(), ...[...this.streams.values()].map((t) => t.stop())]);
   }
 
   /** Serializes and sends a message to `dest`; transport failures go to `cb`. */
@@ -182,10 +228,11 @@ export class TransportLayer {
       this.handler?.onTransportError?.(err as Error, dest);
       return;
     }
+    const stream = dest.transport === 'udp' ? undefined : this.streams.get(dest.transport);
     if (dest.transport === 'udp') this.udp.send(buf, dest.host, dest.port, cb);
-    else if (dest.transport === 'tcp') this.tcp.send(buf, dest.host, dest.port, cb);
+    else if (stream) stream.send(buf, dest.host, dest.port, cb);
     else {
-      queueMicrotask(() => cb(new TransportError('SIP_TRANSPORT_UNSUPPORTED', `transport ${dest.transport} is not supported`)));
+      queueMicrotask(() => cb(new TransportError('SIP_TRANSPORT_UNSUPPORTED', `transport ${dest.transport} is not configured`)));
       return;
     }
     this.handler?.onSent?.(msg, dest);
@@ -196,7 +243,7 @@ export class TransportLayer {
    * same connection while it is open, else to received/rport (or sent-by) from the top Via.
    */
   sendResponse(res: SipResponse, source: SipAddress, cb: SendCallback = noop): void {
-    if (source.transport !== 'udp' && this.tcp.hasConnection(source.host, source.port)) {
+    if (source.transport !== 'udp' && this.streams.get(source.transport)?.hasConnection(source.host, source.port)) {
       this.send(res, source, cb);
       return;
     }
@@ -212,6 +259,7 @@ export class TransportLayer {
       if (source.transport !== 'udp' && !guard.admitMessage(source.host, msg.kind === 'request')) return;
       if (msg.kind === 'request' && !guard.checkUserAgent(source.host, msg.headers.get('user-agent'))) return;
     }
+    if (source.transport === 'tls' || source.transport === 'ws' || source.transport === 'wss') this.learnAlias(msg, source);
     if (msg.kind === 'response') {
       handler.onResponse(msg, source);
       return;
@@ -223,5 +271,19 @@ export class TransportLayer {
     }
     if (stampReceived(via, source)) replaceTopVia(msg, via);
     handler.onRequest(msg, source, via);
+  }
+
+  /** Records the message's Contact address as an alias of the connection it came on (see header). */
+  private learnAlias(msg: SipMessage, source: SipAddress): void {
+    const contact = msg.headers.get('contact');
+    if (contact === undefined) return;
+    const uri = parseNameAddr(splitHeaderValues(contact)[0] ?? contact)?.uri;
+    const addr = uri ? uriAddress(uri, source.transport) : null;
+    if (!addr || addr.transport !== source.transport) return;
+    if (addr.host === source.host && addr.port === source.port) return;
+    // A TLS peer may only alias its own host: we could otherwise be made to send to someone else's flow.
+    const t = source.transport;
+    if (t === 'udp' || (t === 'tls' && addr.host !== source.host)) return;
+    this.streams.get(t)?.addAlias(addr.host, addr.port, source);
   }
 }

@@ -1,5 +1,9 @@
 /**
- * SIP over TCP (RFC 3261 §18): a listening server plus outbound client connections.
+ * SIP over TCP and TLS (RFC 3261 §18, §26.2; RFC 5630 for what TLS does and does not promise): a
+ * listening server plus outbound client connections. With `secure` the same class speaks TLS:
+ * accepted sockets are wrapped in a server TLSSocket after the connection checks (so a refused
+ * source costs no handshake), outbound connections verify the server certificate unless told
+ * otherwise, and peers are named `transport: 'tls'`.
  *
  * Connections are kept in one table keyed by the remote address, whichever side opened them, so a
  * response (§18.2.2) or a later request to the same peer reuses the connection. Bytes go through a
@@ -7,13 +11,27 @@
  * any 400 queued by the sink has been written. Connections idle for `idleTimeoutMs` are closed.
  * Accepting is capped in total (`maxConnections`) and can be refused per source (`admitConnection`,
  * given how many connections that source already holds), so one host cannot take every socket.
+ * A TLS connection can also be reached through aliases (its peer's Contact address): see
+ * transport-aliases.ts.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Clock, TimerHandle } from './clock.js';
 import type { SipAddress } from './message.js';
 import { sourceKey } from './source-guard.js';
 import { StreamFramer } from './stream-framer.js';
-import { TransportError, type SendCallback, type TransportSink } from './transport.js';
+import { ConnectionAliases } from './transport-aliases.js';
+import { TransportError, type SendCallback, type StreamTransport, type TransportSink } from './transport.js';
+
+/** TLS material of a TLS transport (PEM). */
+export interface TlsSecurity {
+  key: string;
+  cert: string;
+  /** Trusted CAs for outbound connections (default: Node's bundled roots). */
+  ca?: string | string[];
+  /** Verify the server certificate of outbound connections (default true). */
+  rejectUnauthorized?: boolean;
+}
 
 export interface TcpTransportOptions {
   host: string;
@@ -30,11 +48,13 @@ export interface TcpTransportOptions {
    * (counted per source key: an IPv4 address, an IPv6 /64); false closes it at once.
    */
   admitConnection?: (host: string, openFromSource: number) => boolean;
+  /** Speak TLS (the transport is then named `tls`). */
+  secure?: TlsSecurity;
 }
 
 interface TcpConnection {
   readonly key: string;
-  readonly socket: net.Socket;
+  readonly socket: net.Socket | tls.TLSSocket;
   readonly framer: StreamFramer;
   readonly peer: SipAddress;
   lastActivity: number;
@@ -43,9 +63,12 @@ interface TcpConnection {
 const PONG = Buffer.from('\r\n');
 const connectionKey = (host: string, port: number): string => `${host}|${port}`;
 
-export class TcpTransport {
+export class TcpTransport implements StreamTransport {
+  readonly name: 'tcp' | 'tls';
   private server: net.Server | null = null;
   private readonly connections = new Map<string, TcpConnection>();
+  private readonly aliases = new ConnectionAliases();
+  private readonly secureContext: tls.SecureContext | null;
   /** Open sockets per source key, whichever side opened them. */
   private readonly perSource = new Map<string, number>();
   private sweepTimer: TimerHandle | null = null;
@@ -54,6 +77,8 @@ export class TcpTransport {
 
   constructor(private readonly opts: TcpTransportOptions) {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
+    this.name = opts.secure ? 'tls' : 'tcp';
+    this.secureContext = opts.secure ? tls.createSecureContext({ key: opts.secure.key, cert: opts.secure.cert }) : null;
   }
 
   get port(): number {
@@ -65,7 +90,21 @@ export class TcpTransport {
   }
 
   hasConnection(host: string, port: number): boolean {
-    return this.connections.has(connectionKey(host, port));
+    return this.find(host, port) !== undefined;
+  }
+
+  addAlias(host: string, port: number, peer: SipAddress): boolean {
+    const key = connectionKey(peer.host, peer.port);
+    return this.connections.has(key) && this.aliases.add(connectionKey(host, port), key);
+  }
+
+  /** The open connection to host:port, directly or through an alias. */
+  private find(host: string, port: number): TcpConnection | undefined {
+    const key = connectionKey(host, port);
+    const direct = this.connections.get(key);
+    if (direct) return direct;
+    const aliased = this.aliases.resolve(key);
+    return aliased === undefined ? undefined : this.connections.get(aliased);
   }
 
   /** Open connections from `host`'s source (its IPv6 /64 for IPv6). */
@@ -78,7 +117,7 @@ export class TcpTransport {
     let n = 0;
     for (const c of [...this.connections.values()]) {
       if (!match(c.peer)) continue;
-      this.connections.delete(c.key);
+      this.forget(c);
       c.socket.destroy();
       n++;
     }
@@ -103,13 +142,13 @@ export class TcpTransport {
 
   /** Writes on the existing connection to host:port, opening one if there is none. */
   send(buf: Buffer, host: string, port: number, cb: SendCallback): void {
-    let conn = this.connections.get(connectionKey(host, port));
+    let conn = this.find(host, port);
     if (!conn) {
       if (!this.server) {
-        queueMicrotask(() => cb(new TransportError('SIP_TRANSPORT_CLOSED', 'TCP transport is not started')));
+        queueMicrotask(() => cb(new TransportError('SIP_TRANSPORT_CLOSED', `${this.name.toUpperCase()} transport is not started`)));
         return;
       }
-      conn = this.track(net.connect({ host, port }), { transport: 'tcp', host, port });
+      conn = this.track(this.dial(host, port), { transport: this.name, host, port });
     }
     conn.lastActivity = this.opts.clock.now();
     // Writes before 'connect' are buffered by net.Socket; a failed connect fails them via cb.
@@ -121,6 +160,7 @@ export class TcpTransport {
     this.sweepTimer = null;
     for (const c of this.connections.values()) c.socket.destroy();
     this.connections.clear();
+    this.aliases.clear();
     this.perSource.clear();
     const server = this.server;
     this.server = null;
@@ -139,10 +179,33 @@ export class TcpTransport {
       socket.destroy();
       return;
     }
-    this.track(socket, { transport: 'tcp', host: socket.remoteAddress, port: socket.remotePort });
+    const peer: SipAddress = { transport: this.name, host, port: socket.remotePort };
+    socket.setNoDelay(true);
+    // The handshake starts only now, after the source was admitted.
+    this.track(this.secureContext ? new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext }) : socket, peer);
   }
 
-  private track(socket: net.Socket, peer: SipAddress): TcpConnection {
+  /** An outbound connection; TLS verifies the server's certificate (RFC 5922 identity: name or IP in subjectAltName). */
+  private dial(host: string, port: number): net.Socket {
+    const secure = this.opts.secure;
+    if (!secure) return net.connect({ host, port });
+    return tls.connect({
+      host,
+      port,
+      // SNI carries host names only (RFC 6066 §3); Node checks an IP against the certificate's IP SANs.
+      ...(net.isIP(host) === 0 ? { servername: host } : {}),
+      ...(secure.ca !== undefined ? { ca: secure.ca } : {}),
+      rejectUnauthorized: secure.rejectUnauthorized ?? true,
+    });
+  }
+
+  private forget(conn: TcpConnection): void {
+    if (this.connections.get(conn.key) !== conn) return;
+    this.connections.delete(conn.key);
+    this.aliases.dropConnection(conn.key);
+  }
+
+  private track(socket: net.Socket | tls.TLSSocket, peer: SipAddress): TcpConnection {
     const key = connectionKey(peer.host, peer.port);
     const conn: TcpConnection = {
       key,
@@ -154,11 +217,11 @@ export class TcpTransport {
     this.connections.set(key, conn);
     const source = sourceKey(peer.host);
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
-    socket.setNoDelay(true);
+    if (!this.secureContext) socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
     socket.on('error', (err) => this.opts.sink.onTransportError?.(err, peer));
     socket.on('close', () => {
-      if (this.connections.get(key) === conn) this.connections.delete(key);
+      this.forget(conn);
       const left = (this.perSource.get(source) ?? 1) - 1;
       if (left > 0) this.perSource.set(source, left);
       else this.perSource.delete(source);
@@ -189,7 +252,7 @@ export class TcpTransport {
 
   /** Graceful close: pending writes (e.g. a 400) are flushed before FIN. */
   private close(conn: TcpConnection): void {
-    if (this.connections.get(conn.key) === conn) this.connections.delete(conn.key);
+    this.forget(conn);
     conn.socket.removeAllListeners('data');
     conn.socket.end();
   }

@@ -1,5 +1,5 @@
 /**
- * Types shared by the SIP transports (UDP, TCP) and the transport layer above them.
+ * Types shared by the SIP transports (UDP, TCP, TLS, WS, WSS) and the transport layer above them.
  *
  * A transport turns bytes into parsed messages (datagram parser or stream framer) and hands them
  * to a `TransportSink` with the source address; sending is fire-and-forget with an error callback,
@@ -28,4 +28,21 @@ export class TransportError extends Error {
     super(message);
     this.name = 'TransportError';
   }
+}
+
+/** The connection-oriented transports (TCP, TLS, WS, WSS) as the transport layer drives them. */
+export interface StreamTransport {
+  readonly name: 'tcp' | 'tls' | 'ws' | 'wss';
+  /** Bound port (0 before start). */
+  readonly port: number;
+  readonly connectionCount: number;
+  start(port?: number): Promise<void>;
+  stop(): Promise<void>;
+  /** True while a connection to host:port is open (or an alias of one leads there). */
+  hasConnection(host: string, port: number): boolean;
+  send(buf: Buffer, host: string, port: number, cb: SendCallback): void;
+  /** Closes every connection whose peer matches; returns how many. */
+  closeWhere(match: (peer: SipAddress) => boolean): number;
+  /** Makes host:port lead to the open connection of `peer` (see transport-aliases.ts). */
+  addAlias(host: string, port: number, peer: SipAddress): boolean;
 }
