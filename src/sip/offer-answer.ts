@@ -7,6 +7,10 @@
  * RFC 2543 `c=0.0.0.0`.
  *
  * `NegotiatedAudio.direction` is always OUR direction: 'recvonly' means we must not send.
+ *
+ * SRTP with SDES keys (RFC 4568) follows `LocalMedia.srtp` (sdes-negotiation.ts has the rules):
+ * RTP/SAVP(F) streams are accepted when the policy allows SRTP, a=crypto on RTP/AVP is answered
+ * as best-effort SRTP, and `NegotiatedAudio.srtp` says what was agreed.
  */
 import {
   fmtpFor,
@@ -19,6 +23,17 @@ import {
   type MediaDirection,
   type SessionDescription,
 } from './sdp.js';
+import { formatCryptoAttribute, type CryptoAttribute } from './sdp-crypto.js';
+import {
+  answerCrypto,
+  cryptoAttributeLine,
+  offerProtocol,
+  readAnswerCrypto,
+  type CryptoAnswer,
+  type NegotiatedSrtp,
+  type SdpWarning,
+  type SrtpPolicy,
+} from './sdes-negotiation.js';
 
 export type AudioCodec = 'PCMU' | 'PCMA';
 
@@ -32,11 +47,23 @@ export interface NegotiatedAudio {
   ptime: number;
   /** Our direction: whether we send and/or receive. */
   direction: MediaDirection;
+  /** SDES-SRTP agreed for the stream; null or absent: plain RTP. */
+  srtp?: NegotiatedSrtp | null;
 }
 
 export type AnswerResult =
   | { ok: true; answer: string; audio: NegotiatedAudio }
-  | { ok: false; status: 488; reason: string };
+  /** `warning`: RFC 3261 §20.43 code and text for a Warning header, when the refusal is about SRTP. */
+  | { ok: false; status: 488; reason: string; warning?: SdpWarning };
+
+/** SDES for our side of an offer/answer. */
+export interface LocalSrtp {
+  policy: SrtpPolicy;
+  /** Answering a re-INVITE: the SRTP in force, whose key we keep (RFC 4568 §7.1.4). */
+  current?: NegotiatedSrtp | null;
+  /** Offering: the a=crypto lines to offer (sdes-negotiation offerCrypto), kept to read the answer. */
+  offered?: readonly CryptoAttribute[];
+}
 
 export interface LocalMedia {
   /** Our RTP address (IPv4 or IPv6 literal) and even RTP port. */
@@ -49,6 +76,8 @@ export interface LocalMedia {
   codecs?: AudioCodec[];
   /** Our direction for an offer (hold = 'sendonly'). Default 'sendrecv'. */
   direction?: MediaDirection;
+  /** SRTP policy and keys. Default: policy 'optional' (SRTP when the offer asks for it), nothing offered. */
+  srtp?: LocalSrtp;
 }
 
 /** RFC 3551 static payload types. */
@@ -56,7 +85,8 @@ const STATIC_PT: Readonly<Record<AudioCodec, number>> = { PCMU: 0, PCMA: 8 };
 const DEFAULT_CODECS: readonly AudioCodec[] = ['PCMU', 'PCMA'];
 /** Payload type we offer for telephone-event; any dynamic value (96-127) works. */
 const OFFER_TELEPHONE_EVENT_PT = 101;
-const SUPPORTED_PROTOCOLS = new Set(['RTP/AVP', 'RTP/AVPF']);
+const SUPPORTED_PROTOCOLS = new Set(['RTP/AVP', 'RTP/AVPF', 'RTP/SAVP', 'RTP/SAVPF']);
+const DEFAULT_SRTP: LocalSrtp = { policy: 'optional' };
 
 /** What the stream's peer does, seen from our side: their sendonly is our recvonly (§6.1). */
 function reverse(d: MediaDirection): MediaDirection {
@@ -160,8 +190,8 @@ function localSession(local: LocalMedia, media: MediaDescription[]): SessionDesc
   };
 }
 
-function reject(reason: string): AnswerResult {
-  return { ok: false, status: 488, reason };
+function reject(reason: string, warning?: SdpWarning): AnswerResult {
+  return warning ? { ok: false, status: 488, reason, warning } : { ok: false, status: 488, reason };
 }
 
 interface AnsweredAudio {
@@ -169,12 +199,15 @@ interface AnsweredAudio {
   media: MediaDescription;
 }
 
+type Refusal = { reason: string; warning?: SdpWarning };
+
 /** The answer's m-line for an acceptable audio stream, or null when we share no codec with it. */
 function answerAudio(
   offer: SessionDescription,
   m: MediaDescription,
   accepted: readonly AudioCodec[],
   localPort: number,
+  srtp: NegotiatedSrtp | null = null,
 ): AnsweredAudio | null {
   const picked = pickCodec(m, accepted);
   const conn = mediaConnection(offer, m);
@@ -192,6 +225,7 @@ function answerAudio(
       telephoneEventPayloadType: picked.telephoneEventPayloadType,
       ptime: ptimeOf(offer, m),
       direction,
+      ...(srtp ? { srtp } : {}),
     },
     media: {
       type: 'audio',
@@ -199,7 +233,7 @@ function answerAudio(
       protocol: m.protocol,
       formats,
       connection: null,
-      attributes: audioAttributes([picked], picked.telephoneEventPayloadType, direction),
+      attributes: [...audioAttributes([picked], picked.telephoneEventPayloadType, direction), ...(srtp ? [cryptoAttributeLine(srtp)] : [])],
     },
   };
 }
@@ -214,14 +248,22 @@ export function answerOffer(offerSdp: string, local: LocalMedia): AnswerResult {
     return reject(`Unparseable SDP: ${(err as Error).message}`);
   }
   const accepted = local.codecs ?? DEFAULT_CODECS;
+  const sdes = local.srtp ?? DEFAULT_SRTP;
   let audio: NegotiatedAudio | null = null;
   let sawAudio = false;
+  let refusal: Refusal | null = null;
   const answerMedia: MediaDescription[] = [];
   for (const m of offer.media) {
     // §6: each offered stream gets an m-line in the answer, same order; port 0 rejects it.
-    const accept: boolean = audio === null && m.type === 'audio' && m.port !== 0 && SUPPORTED_PROTOCOLS.has(m.protocol);
+    let accept: boolean = audio === null && m.type === 'audio' && m.port !== 0 && SUPPORTED_PROTOCOLS.has(m.protocol);
     if (accept) sawAudio = true;
-    const answered: AnsweredAudio | null = accept ? answerAudio(offer, m, accepted, local.port) : null;
+    // An SRTP mismatch rejects this stream only: an offer may carry an RTP/SAVP and an RTP/AVP alternative.
+    const security: CryptoAnswer | null = accept ? answerCrypto(m, sdes.policy, sdes.current ?? null) : null;
+    if (security && !security.ok) {
+      refusal ??= { reason: security.reason, warning: security.warning };
+      accept = false;
+    }
+    const answered: AnsweredAudio | null = accept && security?.ok ? answerAudio(offer, m, accepted, local.port, security.srtp) : null;
     if (answered) {
       audio = answered.audio;
       answerMedia.push(answered.media);
@@ -229,7 +271,10 @@ export function answerOffer(offerSdp: string, local: LocalMedia): AnswerResult {
       answerMedia.push({ type: m.type, port: 0, protocol: m.protocol, formats: m.formats, connection: null, attributes: [] });
     }
   }
-  if (audio === null) return reject(sawAudio ? 'No common codec' : 'No acceptable audio stream');
+  if (audio === null) {
+    if (refusal) return reject(refusal.reason, refusal.warning);
+    return reject(sawAudio ? 'No common codec' : 'No acceptable audio stream');
+  }
   return { ok: true, answer: serializeSdp(localSession(local, answerMedia)), audio };
 }
 
@@ -239,13 +284,15 @@ export function createOffer(local: LocalMedia): string {
   if (codecs.length === 0) throw new RangeError('createOffer needs at least one codec');
   const picked: Picked[] = codecs.map((codec) => ({ codec, payloadType: STATIC_PT[codec], telephoneEventPayloadType: null }));
   const formats = [...picked.map((p) => String(p.payloadType)), String(OFFER_TELEPHONE_EVENT_PT)];
+  const offered = local.srtp?.offered ?? [];
   const m: MediaDescription = {
     type: 'audio',
     port: local.port,
-    protocol: 'RTP/AVP',
+    // RTP/SAVP only when SRTP is required; otherwise a=crypto rides on RTP/AVP (best effort).
+    protocol: local.srtp && offered.length > 0 ? offerProtocol(local.srtp.policy) : 'RTP/AVP',
     formats,
     connection: null,
-    attributes: audioAttributes(picked, OFFER_TELEPHONE_EVENT_PT, local.direction ?? 'sendrecv'),
+    attributes: [...audioAttributes(picked, OFFER_TELEPHONE_EVENT_PT, local.direction ?? 'sendrecv'), ...offered.map((c) => formatCryptoAttribute(c))],
   };
   return serializeSdp(localSession(local, [m]));
 }
@@ -256,11 +303,26 @@ export function createOffer(local: LocalMedia): string {
  * when the text is not SDP.
  */
 export function readAnswer(answerSdp: string, codecs: readonly AudioCodec[] = DEFAULT_CODECS): NegotiatedAudio | null {
+  const result = readAnswerResult(answerSdp, { codecs });
+  return result.ok ? result.audio : null;
+}
+
+export type ReadAnswerResult = { ok: true; audio: NegotiatedAudio } | { ok: false; reason: string };
+
+/**
+ * Read the answer to our offer, SRTP included: `srtp` is what we offered (policy and lines). Fails
+ * with a reason when the answer rejects audio, names no codec we support, or its SRTP does not fit
+ * the offer or the policy (RFC 4568 §7.1.3). Throws SdpParseError when the text is not SDP.
+ */
+export function readAnswerResult(answerSdp: string, options: { codecs?: readonly AudioCodec[]; srtp?: LocalSrtp } = {}): ReadAnswerResult {
   const answer = parseSdp(answerSdp);
   for (const m of answer.media) {
     if (m.type !== 'audio' || m.port === 0) continue;
+    const security = readAnswerCrypto(m, options.srtp?.offered ?? [], options.srtp?.policy ?? 'optional');
+    if (!security.ok) return { ok: false, reason: security.reason };
     // Same codec/direction/hold rules as answering; the m-line it would build is not needed.
-    return answerAudio(answer, m, codecs, 0)?.audio ?? null;
+    const audio = answerAudio(answer, m, options.codecs ?? DEFAULT_CODECS, 0, security.srtp)?.audio ?? null;
+    return audio ? { ok: true, audio } : { ok: false, reason: 'the answer has no usable audio (PCMU/PCMA)' };
   }
-  return null;
+  return { ok: false, reason: 'the answer has no audio stream' };
 }

@@ -96,7 +96,7 @@ test('488 when nothing is acceptable', () => {
   const cases: [string, RegExp][] = [
     [offer(['m=audio 5000 RTP/AVP 9 18', 'a=rtpmap:9 G722/8000']), /No common codec/],
     [offer(['m=video 5000 RTP/AVP 96']), /No acceptable audio stream/],
-    [offer(['m=audio 5000 RTP/SAVP 0']), /No acceptable audio stream/],
+    [offer(['m=audio 5000 RTP/SAVP 0']), /No acceptable a=crypto/],
     [offer(['m=audio 0 RTP/AVP 0']), /No acceptable audio stream/],
     [offer([]), /No acceptable audio stream/],
     ['this is not sdp', /Unparseable SDP/],
