@@ -42,7 +42,7 @@ export type SipUserDigestOutcome =
 const DEFAULT_ALGORITHMS: readonly DigestAlgorithm[] = ['SHA-256', 'MD5'];
 
 /** The challenges to offer, in the configured order; throws when none is left (a configuration error). */
-export function offeredChallenges(deps: CallerAuthDeps, stale: boolean): string[] {
+export function offeredChallenges(deps: Pick<CallerAuthDeps, 'digest' | 'algorithms'>, stale: boolean): string[] {
   const algorithms = deps.algorithms ?? DEFAULT_ALGORITHMS;
   const byAlgorithm = new Map(deps.digest.challenges(stale).map((v) => [parseChallenge(v)?.algorithm, v] as const));
   const out = algorithms.flatMap((a) => byAlgorithm.get(a) ?? []);

@@ -15,6 +15,7 @@ import type { CallRegistry } from './call-registry.js';
 import type { StatusCallbackTarget } from './status-notifier.js';
 import type { Admission } from './inbound-policy.js';
 import type { AccountAdmission } from './account-call-limits.js';
+import type { CarrierAuthOutcome } from './carrier-auth.js';
 
 /** Who owns an inbound call and what runs it: the called number's configuration, or the catch-all. */
 export interface InboundRoute {
@@ -42,6 +43,11 @@ export interface InboundRouterOptions {
    * address, or loopback in development). Absent: everyone may (unit set-ups).
    */
   admitSource?: (address: string) => Promise<Admission>;
+  /**
+   * For a source `admitSource` refused: a carrier proving itself by digest (carrier-auth.ts).
+   * 'answered' when it sent 407/403; 'not-challenged' leaves the 403 to the router.
+   */
+  authenticateCarrier?: (invite: IncomingInvite) => Promise<CarrierAuthOutcome>;
   /** Told when an INVITE was refused with 403 by `admitSource`. */
   onRefused?: (invite: IncomingInvite) => void;
   /** The owning account's limits (AccountCallLimits.admitInbound); absent: none. */
@@ -120,6 +126,11 @@ export class InboundRouter {
       if (fromUser === 'answered') return null;
       if (fromUser === null && this.opts.admitSource) {
         admission = await this.opts.admitSource(invite.source.host);
+        if (!admission.admitted && this.opts.authenticateCarrier) {
+          const carrier = await this.opts.authenticateCarrier(invite);
+          if (carrier === 'answered') return null;
+          if (carrier !== 'not-challenged') admission = { admitted: true, via: 'carrier', ...carrier };
+        }
         if (!admission.admitted) {
           // Before any lookup, application or carrier: an unknown source learns nothing and costs nothing.
           invite.respond(403, { reason: 'Forbidden' });

@@ -4,12 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { authenticateCaller, type CallerInvite } from '../../src/calls/caller-auth.js';
+import { authenticateCaller } from '../../src/calls/caller-auth.js';
 import { authorizationFor, digestHa1, DigestServer, parseChallenge, pickChallenge } from '../../src/sip/digest.js';
-import { parseDatagram } from '../../src/sip/parser.js';
-import type { SipRequest } from '../../src/sip/message.js';
-import type { ResponseOptions } from '../../src/sip/responses.js';
 import type { StoredSipUserRecord } from '../../src/store/store-types.js';
+import { inviteRequest as invite, RecordingInvite } from '../helpers/recording-invite.js';
 
 const REALM = 'patchbay';
 
@@ -37,38 +35,6 @@ function userRecord(username: string, password: string, sid: string): StoredSipU
 const alice = userRecord('alice', 'secret-a', 'US1');
 const bob = userRecord('bob', 'secret-b', 'US2');
 const users = { findSipUser: async (u: string) => (u === 'alice' ? alice : u === 'bob' ? bob : null) };
-
-function invite(from: string, proxyAuthorization?: string): SipRequest {
-  const text = [
-    'INVITE sip:+15550001111@127.0.0.1 SIP/2.0',
-    'Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-inv1',
-    'Max-Forwards: 70',
-    `From: ${from};tag=f1`,
-    'To: <sip:+15550001111@127.0.0.1>',
-    'Call-ID: inv-1@test',
-    'CSeq: 1 INVITE',
-    'Contact: <sip:alice@127.0.0.1:5071>',
-    ...(proxyAuthorization ? [`Proxy-Authorization: ${proxyAuthorization}`] : []),
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  const out = parseDatagram(Buffer.from(text));
-  assert.ok(out.ok && out.message.kind === 'request');
-  return out.message;
-}
-
-class RecordingInvite implements CallerInvite {
-  readonly responses: { status: number; opts: ResponseOptions }[] = [];
-  constructor(readonly request: SipRequest) {}
-  respond(status: number, opts: ResponseOptions = {}): null {
-    this.responses.push({ status, opts });
-    return null;
-  }
-  challenges(): string[] {
-    return (this.responses[0]?.opts.headers ?? []).filter((h) => h.name === 'Proxy-Authenticate').map((h) => h.value);
-  }
-}
 
 describe('authenticateCaller', () => {
   let now = 1_700_000_000_000;
