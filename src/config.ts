@@ -66,6 +66,8 @@ export interface PatchbayConfig {
   mode: 'development' | 'production';
   /** Per-source protection of the SIP edge: rate limits, bans, connection caps (SourceGuard). */
   sipGuard: SipGuardConfig;
+  /** SIP over TLS, WebSocket and secure WebSocket (RFC 7118): ports (null: off) and certificate. */
+  sipTransports: SipTransportsConfig;
   speech: SpeechConfig;
 }
 
@@ -81,6 +83,18 @@ export interface SipGuardConfig {
   maxConnectionsPerSource: number;
   /** CIDR blocks never limited (carriers, proxies, load balancers). */
   trustedSources: string[];
+}
+
+export interface SipTransportsConfig {
+  /** 5061; 0 picks a free port (tests); null: no TLS. */
+  tlsPort: number | null;
+  /** 8088; null: no WS. */
+  wsPort: number | null;
+  /** 8089; null: no WSS. */
+  wssPort: number | null;
+  /** PEM files (absolute paths), both or neither; neither: a development certificate in development mode. */
+  certFile: string | null;
+  keyFile: string | null;
 }
 
 /** Speech engines: the embedded defaults plus cloud engines enabled by their keys (environment only). */
@@ -152,6 +166,11 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'sip-auth-failures-before-ban', arg: 'n[/s]', help: 'wrong SIP credentials tolerated per source within s seconds before a ban', default: '10/60' },
   { flag: 'sip-max-connections-per-source', arg: 'n', help: 'open SIP TCP connections per source address', default: '50' },
   { flag: 'sip-trusted-sources', arg: 'cidrs', help: 'comma/space list of addresses or CIDR blocks never rate-limited or banned (carriers, proxies)' },
+  { flag: 'tls-port', arg: 'port|off', help: 'SIP over TLS port (0: any free port)', default: '5061' },
+  { flag: 'tls-cert', arg: 'file', help: 'PEM certificate (chain) for SIP TLS and WSS; without one, development mode generates a self-signed pair in <data-dir>/tls and production disables TLS/WSS' },
+  { flag: 'tls-key', arg: 'file', help: 'PEM private key of --tls-cert' },
+  { flag: 'ws-port', arg: 'port|off', help: 'SIP over WebSocket port for browser softphones (RFC 7118)', default: '8088' },
+  { flag: 'wss-port', arg: 'port|off', help: 'SIP over secure WebSocket port (needs a certificate, see --tls-cert)', default: '8089' },
   { flag: 'public-url', arg: 'url', help: 'base URL apps use to reach the HTTP API, e.g. for RecordingUrl (default: from --public-ip and --http-port)' },
   { flag: 'speech-recognizer', arg: 'name', help: 'default speech recognizer: pocketsphinx, deepgram, openai or websocket', default: 'pocketsphinx' },
   { flag: 'recognizer-url', arg: 'ws-url', help: 'custom speech recognizer speaking the WebSocket protocol of docs/speech-recognition.md' },
@@ -189,6 +208,13 @@ function fail(raw: Raw, problem: string): never {
 
 function port(raw: Raw): number {
   if (!/^\d{1,5}$/.test(raw.value) || Number(raw.value) > 65535) fail(raw, 'is not a port number (0-65535)');
+  return Number(raw.value);
+}
+
+/** A port, or null for `off` (also `no`, `false`, `disabled`). */
+function portOrOff(raw: Raw): number | null {
+  if (/^(off|no|false|disabled)$/i.test(raw.value.trim())) return null;
+  if (!/^\d{1,5}$/.test(raw.value) || Number(raw.value) > 65535) fail(raw, 'is not a port number (0-65535) or off');
   return Number(raw.value);
 }
 
@@ -414,6 +440,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return m;
     })(withDefault('mode')),
     sipGuard: sipGuard(withDefault, get),
+    sipTransports: {
+      tlsPort: portOrOff(withDefault('tls-port')),
+      wsPort: portOrOff(withDefault('ws-port')),
+      wssPort: portOrOff(withDefault('wss-port')),
+      certFile: optional('tls-cert', (r) => resolve(r.value)),
+      keyFile: optional('tls-key', (r) => resolve(r.value)),
+    },
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
       deepgramApiKey: optional('deepgram-api-key', (r) => r.value),
@@ -429,6 +462,19 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   // SIP listens on TCP too, so SIP and HTTP cannot share a fixed port.
   if (config.sipPort !== 0 && config.sipPort === config.httpPort) {
     throw new ConfigError(`SIP and HTTP are both set to port ${config.sipPort}; they need different ports`, '--http-port');
+  }
+  const t = config.sipTransports;
+  if ((t.certFile === null) !== (t.keyFile === null)) {
+    const missing = t.certFile === null ? 'tls-cert' : 'tls-key';
+    throw new ConfigError(`${get(missing === 'tls-cert' ? 'tls-key' : 'tls-cert')?.source}: a TLS certificate needs both --tls-cert and --tls-key`, `--${missing}`);
+  }
+  // TLS, WS and WSS listen on TCP ports of their own: none may share a fixed port with another listener
+  // (SIP's own port is UDP and TCP; HTTP was checked against it above).
+  const listeners: [string, number | null][] = [['sip-port', config.sipPort], ['http-port', config.httpPort], ['tls-port', t.tlsPort], ['ws-port', t.wsPort], ['wss-port', t.wssPort]];
+  for (const [i, [a, pa]] of listeners.entries()) {
+    for (const [b, pb] of listeners.slice(Math.max(i + 1, 2))) {
+      if (pa !== null && pa !== 0 && pa === pb) throw new ConfigError(`--${a} and --${b} are both set to port ${pa}; they need different ports`, `--${b}`);
+    }
   }
   const needs: Record<string, [string | null, string]> = {
     deepgram: [config.speech.deepgramApiKey, 'deepgram-api-key'],

@@ -5,12 +5,13 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { pino, type Logger } from 'pino';
 import type { PatchbayConfig } from './config.js';
 import { PgliteStore } from './store/pglite-store.js';
 import { SipStack } from './sip/sip-stack.js';
 import { SourceGuard } from './sip/source-guard.js';
+import { developmentCredentials, loadTlsCredentials, type TlsCredentials } from './sip/tls-credentials.js';
 import { attachSourceGuardMetrics } from './api/source-guard-metrics.js';
 import type { IncomingInvite } from './sip/incoming-invite.js';
 import { MediaClock } from './media/media-clock.js';
@@ -56,6 +57,8 @@ import { DialConnector } from './calls/dial-connector.js';
 
 export interface RunningServer {
   readonly sipPort: number;
+  /** Bound TLS, WS and WSS ports; null for a transport that is off. */
+  readonly sipTransportPorts: { tls: number | null; ws: number | null; wss: number | null };
   readonly httpPort: number;
   readonly accountSid: string;
   readonly authToken: string;
@@ -72,9 +75,31 @@ function defaultPublicAddress(bind: string): string {
   return '127.0.0.1';
 }
 
+/**
+ * The certificate for SIP TLS and WSS: the configured PEM pair (unreadable or invalid: the start
+ * fails), else in development a self-signed pair kept in <dataDir>/tls, else none (TLS/WSS off).
+ */
+function sipCertificate(config: PatchbayConfig, publicAddress: string, logger: Logger): TlsCredentials | null {
+  const t = config.sipTransports;
+  if (t.tlsPort === null && t.wssPort === null) return null;
+  if (t.certFile !== null && t.keyFile !== null) return loadTlsCredentials(t.certFile, t.keyFile);
+  if (config.mode === 'production') {
+    logger.warn('no --tls-cert/--tls-key: SIP over TLS and WSS are off (production never uses a self-signed certificate)');
+    return null;
+  }
+  const wildcard = config.sipHost === '0.0.0.0' || config.sipHost === '::';
+  const host = hostname();
+  const names = [...new Set(['localhost', '127.0.0.1', '::1', publicAddress, ...(wildcard ? [] : [config.sipHost]), ...(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host) ? [host] : [])])];
+  const dev = developmentCredentials(join(config.dataDir, 'tls'), names);
+  logger.warn({ cert: dev.source, names: dev.names, generated: dev.generated }, 'SIP TLS/WSS use a self-signed development certificate: phones and browsers must be told to trust it (set --tls-cert/--tls-key for a real one)');
+  return dev;
+}
+
 export async function startServer(config: PatchbayConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'patchbay' } });
   mkdirSync(config.dataDir, { recursive: true });
+  // Before anything is opened: a configured certificate that cannot be used stops the start here.
+  const certificate = sipCertificate(config, config.publicIp ?? defaultPublicAddress(config.sipHost), logger);
 
   const store = await PgliteStore.open(join(config.dataDir, 'db'));
   const closed = await store.closeInterruptedCalls('process-restart', new Date().toISOString());
@@ -215,7 +240,18 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     isTrusted: (host) => inboundPolicy.isTrustedSource(host),
   });
   const detachGuardMetrics = attachSourceGuardMetrics(metrics, guard);
-  const stack = new SipStack({ host: config.sipHost, port: config.sipPort, publicHost: publicAddress, userAgent: 'Patchbay/0.1', sourceGuard: guard });
+  const st = config.sipTransports;
+  const stack = new SipStack({
+    host: config.sipHost,
+    port: config.sipPort,
+    publicHost: publicAddress,
+    userAgent: 'Patchbay/0.1',
+    sourceGuard: guard,
+    // TLS and WSS need the certificate; WS does not (it is often behind a TLS-terminating proxy).
+    ...(certificate && st.tlsPort !== null ? { tls: { port: st.tlsPort, key: certificate.key, cert: certificate.cert } } : {}),
+    ...(st.wsPort !== null ? { ws: { port: st.wsPort } } : {}),
+    ...(certificate && st.wssPort !== null ? { wss: { port: st.wssPort, key: certificate.key, cert: certificate.cert } } : {}),
+  });
   stack.on('ban', (e) => logger.warn({ source: e.source, reason: e.reason, renewed: e.renewed, seconds: g.banMs / 1000 }, 'SIP source banned'));
   stack.on('unban', (e) => logger.info({ source: e.source, reason: e.reason }, 'SIP source released'));
   stack.on('invite', (invite: IncomingInvite) => {
@@ -305,7 +341,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     publicUrl = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
   }
   ready = true;
-  logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl, mode: config.mode }, 'Patchbay is ready');
+  logger.info({ sip: `${config.sipHost}:${stack.udpPort}`, sipTls: stack.portOf('tls'), sipWs: stack.portOf('ws'), sipWss: stack.portOf('wss'), http: `${config.httpHost}:${httpPort}`, publicAddress, voiceUrl: config.voiceUrl, mode: config.mode }, 'Patchbay is ready');
 
   let stopping: Promise<void> | null = null;
   async function stop(reason = 'shutdown'): Promise<void> {
@@ -338,6 +374,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
 
   return {
     sipPort: stack.udpPort,
+    sipTransportPorts: { tls: stack.portOf('tls'), ws: stack.portOf('ws'), wss: stack.portOf('wss') },
     httpPort,
     accountSid: account.sid,
     authToken: account.authToken,

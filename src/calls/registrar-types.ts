@@ -10,8 +10,11 @@ export interface RegistrationBinding {
   username: string;
   /** The Contact URI the device registered. */
   contact: string;
-  /** Where requests to the device go: the REGISTER's source (it is behind NAT more often than not). */
-  source: { transport: 'udp' | 'tcp'; host: string; port: number };
+  /**
+   * Where requests to the device go: the REGISTER's source (it is behind NAT more often than not).
+   * For TLS/WS/WSS that is the device's connection: a WebSocket client can be reached no other way.
+   */
+  source: { transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss'; host: string; port: number };
   userAgent: string | null;
   registeredAt: Date;
   expiresAt: Date;

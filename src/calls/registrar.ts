@@ -269,8 +269,8 @@ export class Registrar extends EventEmitter<RegistrarEvents> implements Registra
         userSid: user.sid,
         username: user.username,
         contact: c.uri,
-        // The stack listens on UDP and TCP only; anything connection-oriented is reached back over its connection.
-        source: { transport: source.transport === 'udp' ? 'udp' : 'tcp', host: source.host, port: source.port },
+        // Connection-oriented devices (TCP, TLS, WS, WSS) are reached back over the connection they registered on.
+        source: { transport: source.transport, host: source.host, port: source.port },
         userAgent,
         // A refresh keeps the device's first registration time.
         registeredAt: previous?.binding.registeredAt ?? new Date(wall),

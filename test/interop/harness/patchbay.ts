@@ -31,6 +31,10 @@ export async function startPatchbay(overrides: Record<string, string> = {}, data
     PATCHBAY_AUTH_TOKEN: TEST_AUTH_TOKEN,
     PATCHBAY_DRAIN_GRACE: '2',
     PATCHBAY_LOG_LEVEL: 'warn',
+    // TLS, WS and WSS stay off unless a test asks (port 0 for an ephemeral one): no fixed ports, no certificate work.
+    PATCHBAY_TLS_PORT: 'off',
+    PATCHBAY_WS_PORT: 'off',
+    PATCHBAY_WSS_PORT: 'off',
     ...overrides,
   };
   const config = loadConfig([], env);
