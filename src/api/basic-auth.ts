@@ -98,6 +98,11 @@ function callerOf(request: FastifyRequest): Caller {
   return caller;
 }
 
+/** Whether `basicAuth` admitted this request (the HTTP server's fail-closed check). */
+export function isAuthenticated(request: FastifyRequest): boolean {
+  return callers.has(request);
+}
+
 /** The account that authenticated this request; throws if the route is not behind `basicAuth`. */
 export function authenticatedAccount(request: FastifyRequest): Account {
   return callerOf(request).account;

@@ -3,6 +3,12 @@
  * `/2010-04-01/Accounts/:AccountSid`), as fastify plugins, plus the native API's OpenAPI document
  * (`/v1/openapi.json`). The composition root builds it, may register more route plugins on the
  * returned instance, then calls `listen()`. Errors anywhere become coded JSON (api-errors.ts).
+ *
+ * Fail closed: every route answers only authenticated callers (basic-auth.ts) except PUBLIC_ROUTES.
+ * Route plugins authenticate in their own onRequest hook; a root preHandler then refuses (401) any
+ * request that reached a non-public handler without having been authenticated, so a route added
+ * without auth is refused rather than served. Bodies are capped (BODY_LIMIT_BYTES, 413) and JSON
+ * nested deeper than MAX_JSON_DEPTH is refused (400) before it is parsed.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CallService } from '../calls/call-service.js';
@@ -17,7 +23,9 @@ import type {
   RecordingStore,
   SipUserStore,
 } from '../store/store-types.js';
-import { installErrorHandlers } from './api-errors.js';
+import { ApiError, errorBody, installErrorHandlers, styleFor, unauthorized } from './api-errors.js';
+import { basicAuth, isAuthenticated } from './basic-auth.js';
+import { jsonDepthExceeds } from './json-depth.js';
 import { apiKeysResource } from './api-keys.js';
 import { applicationsResource } from './applications.js';
 import { carriersResource } from './carriers.js';
@@ -77,12 +85,40 @@ export interface HttpServerDeps {
   logger?: FastifyBaseLogger;
   /** Where the HTTP server's own request metrics go (default: the process-wide registry). */
   registry?: MetricsRegistry;
+  /** GET /metrics asks for an account's credentials (default false: public, as scrapers expect). */
+  metricsAuth?: boolean;
 }
 
+/** Largest request body accepted (JSON or form): 1 MiB; the API's bodies are a few KB. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** Deepest JSON nesting accepted; the native API's bodies nest two or three levels. */
+export const MAX_JSON_DEPTH = 32;
+/** Routes served without credentials: health for load balancers, the API description. /metrics unless metricsAuth. */
+export const PUBLIC_ROUTES: readonly string[] = ['/healthz', '/v1/openapi.json', '/metrics'];
+
 export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
+  const base = { bodyLimit: BODY_LIMIT_BYTES, routerOptions: { ignoreTrailingSlash: true } };
   const app = (deps.logger
-    ? Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, routerOptions: { ignoreTrailingSlash: true } })
-    : Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } })) as unknown as FastifyInstance;
+    ? Fastify({ ...base, loggerInstance: deps.logger, disableRequestLogging: true })
+    : Fastify({ ...base, logger: false })) as unknown as FastifyInstance;
+  const publicRoutes = new Set(PUBLIC_ROUTES.filter((r) => r !== '/metrics' || deps.metricsAuth !== true));
+
+  // Checked on the text before JSON.parse builds anything: depth costs nothing to count.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) {
+      done(new ApiError(400, 20001, `JSON body nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    defaultJson(request, body as string, done);
+  });
+  // Runs after every plugin's onRequest hooks: a handler is reached only by an authenticated
+  // caller, or on a public route, or for the not-found handler (which reveals nothing).
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.is404 || publicRoutes.has(request.routeOptions.url ?? '') || isAuthenticated(request)) return;
+    return reply.code(401).type('application/json; charset=utf-8').send(errorBody(unauthorized(), styleFor(request)));
+  });
 
   const registry = deps.registry ?? defaultRegistry;
   const requests = registry.counter('patchbay_http_requests_total', 'HTTP requests answered, by route and status', ['method', 'route', 'status']);
@@ -104,7 +140,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     return { status: 'ok' };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', deps.metricsAuth ? { onRequest: basicAuth(deps.store) } : {}, async (_request, reply) => {
     const text = await deps.metrics();
     return reply.type(PROMETHEUS_CONTENT_TYPE).send(text);
   });

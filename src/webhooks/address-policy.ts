@@ -13,9 +13,11 @@
  * IPv6 forms that embed an IPv4 address (IPv4-mapped ::ffff:a.b.c.d, RFC 4291 §2.5.5.2; the
  * deprecated IPv4-compatible ::a.b.c.d; NAT64 64:ff9b::/96, RFC 6052; 6to4 2002::/16, RFC 3056)
  * are judged by the IPv4 address they carry, since a dual-stack host or a translator delivers them there.
+ * An operator's `allowed` networks (an internal app server) are exempt.
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
+import type { CidrList } from '../sip/cidr-list.js';
 
 export const BLOCKED_ADDRESS_CODE = 'ERR_PATCHBAY_BLOCKED_ADDRESS';
 
@@ -111,14 +113,18 @@ export function blockedRange(address: string): string | null {
   return null;
 }
 
+function refusal(address: string, allowed: CidrList | undefined): string | null {
+  return allowed?.contains(address) ? null : blockedRange(address);
+}
+
 /**
  * For a URL whose host is an IP literal: the BlockedAddressError to refuse it with, else null.
  * Host names return null here; their addresses are checked by `guardedLookup` at connect time.
  */
-export function blockedUrlHost(url: URL): BlockedAddressError | null {
+export function blockedUrlHost(url: URL, allowed?: CidrList): BlockedAddressError | null {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (isIP(host) === 0) return null;
-  const range = blockedRange(host);
+  const range = refusal(host, allowed);
   return range === null ? null : new BlockedAddressError(host, host, range);
 }
 
@@ -127,20 +133,20 @@ export function blockedUrlHost(url: URL): BlockedAddressError | null {
  * what `base` resolved and fails with BlockedAddressError when none is left. Handles both lookup
  * shapes Node uses: one address, and `all: true` (happy eyeballs) with a list.
  */
-export function guardedLookup(base: LookupFunction = dnsLookup as LookupFunction): LookupFunction {
+export function guardedLookup(base: LookupFunction = dnsLookup as LookupFunction, allowed?: CidrList): LookupFunction {
   return (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
     // Always ask for every address, so one blocked answer cannot hide an allowed one behind it.
     base(hostname, { ...options, all: true }, (err, address, family) => {
       if (err) return callback(err, address, family);
       const list: LookupAddress[] = Array.isArray(address) ? address : [{ address, family: family ?? isIP(address) }];
-      const allowed = list.filter((a) => blockedRange(a.address) === null);
-      if (allowed.length === 0) {
+      const usable = list.filter((a) => refusal(a.address, allowed) === null);
+      if (usable.length === 0) {
         const first = list[0];
-        const refused = new BlockedAddressError(hostname, first?.address ?? '?', first ? (blockedRange(first.address) ?? 'unknown') : 'empty answer');
+        const refused = new BlockedAddressError(hostname, first?.address ?? '?', first ? (refusal(first.address, allowed) ?? 'unknown') : 'empty answer');
         return callback(refused, Array.isArray(address) ? [] : '', family);
       }
-      if (options.all === true) return callback(null, allowed);
-      return callback(null, allowed[0]!.address, allowed[0]!.family);
+      if (options.all === true) return callback(null, usable);
+      return callback(null, usable[0]!.address, usable[0]!.family);
     });
   };
 }

@@ -12,11 +12,14 @@
  */
 import { rootCertificates } from 'node:tls';
 import type { LookupFunction } from 'node:net';
+import { CidrList } from '../sip/cidr-list.js';
 import { blockedUrlHost, guardedLookup } from './address-policy.js';
 
 export interface EgressPolicyOptions {
   /** Refuse non-public addresses (multi-tenant installs). Default false: development apps run on loopback. */
   blockPrivate?: boolean;
+  /** Addresses or CIDR blocks reachable although their range is blocked (an internal app server). */
+  allowedNetworks?: readonly string[];
   /** PEM text of extra trusted CA certificates, added to (not replacing) Node's bundled roots. */
   extraCa?: string;
   /** DNS resolution override (tests; custom resolvers); the block check wraps it. */
@@ -32,10 +35,13 @@ export interface EgressSocketOptions {
 export class EgressPolicy {
   readonly blockPrivate: boolean;
   private readonly socket: EgressSocketOptions;
+  private readonly allowed: CidrList;
 
+  /** Throws CidrError when an `allowedNetworks` entry is not an address or block. */
   constructor(opts: EgressPolicyOptions = {}) {
     this.blockPrivate = opts.blockPrivate ?? false;
-    const lookup = this.blockPrivate ? guardedLookup(opts.lookup) : opts.lookup;
+    this.allowed = new CidrList(opts.allowedNetworks ?? []);
+    const lookup = this.blockPrivate ? guardedLookup(opts.lookup, this.allowed) : opts.lookup;
     // `ca` replaces Node's roots when given, so the bundled ones are passed along with the extra ones.
     this.socket = {
       ...(lookup ? { lookup } : {}),
@@ -46,7 +52,7 @@ export class EgressPolicy {
   /** Throws BlockedAddressError (address-policy.ts) when `url` names a blocked IP literal (names are checked at connect time). */
   check(url: URL): void {
     if (!this.blockPrivate) return;
-    const refused = blockedUrlHost(url);
+    const refused = blockedUrlHost(url, this.allowed);
     if (refused) throw refused;
   }
 
