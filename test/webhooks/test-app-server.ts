@@ -24,7 +24,11 @@ export class TestAppServer {
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   base = '';
 
-  constructor(private readonly routes: Record<string, Route>) {}
+  /** `host`: the loopback address to listen on (127.0.0.2 plays "another host" in egress tests). */
+  constructor(
+    private readonly routes: Record<string, Route>,
+    private readonly host = '127.0.0.1',
+  ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -43,8 +47,8 @@ export class TestAppServer {
         else res.writeHead(404).end('not found');
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => this.server!.listen(0, this.host, resolve));
+    this.base = `http://${this.host}:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
