@@ -5,6 +5,7 @@
  * This is the only module that reads the environment: `loadConfig` takes `env` as a parameter
  * (tests pass their own) and falls back to process.env only as its default.
  */
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,6 +70,21 @@ export interface PatchbayConfig {
   /** SIP over TLS, WebSocket and secure WebSocket (RFC 7118): ports (null: off) and certificate. */
   sipTransports: SipTransportsConfig;
   speech: SpeechConfig;
+  /** How Patchbay connects to URLs apps supply: documents, callbacks, <Play> media, Media Streams. */
+  appUrls: AppUrlConfig;
+  /** Whether GET /metrics asks for an account's Basic-auth credentials (default: public, for scrapers). */
+  metricsAuth: boolean;
+}
+
+export interface AppUrlConfig {
+  /** Refuse private, loopback and link-local addresses (multi-tenant installs); default false. */
+  blockPrivate: boolean;
+  /** Addresses or CIDR blocks reachable although blockPrivate covers them (an internal app server). */
+  allowedNetworks: string[];
+  /** Extra trusted CA certificates (PEM text of --webhook-ca), added to Node's bundled roots. */
+  caPem: string | null;
+  /** Largest <Play> media file accepted, bytes. */
+  mediaMaxBytes: number;
 }
 
 export interface SipGuardConfig {
@@ -166,6 +182,11 @@ const SETTINGS: readonly Setting[] = [
   { flag: 'sip-auth-failures-before-ban', arg: 'n[/s]', help: 'wrong SIP credentials tolerated per source within s seconds before a ban', default: '10/60' },
   { flag: 'sip-max-connections-per-source', arg: 'n', help: 'open SIP TCP connections per source address', default: '50' },
   { flag: 'sip-trusted-sources', arg: 'cidrs', help: 'comma/space list of addresses or CIDR blocks never rate-limited or banned (carriers, proxies)' },
+  { flag: 'block-private-webhooks', arg: 'true|false', help: 'refuse app URLs (webhooks, <Play>, streams) that resolve to private, loopback or link-local addresses (multi-tenant installs)', default: 'false' },
+  { flag: 'webhook-allowed-networks', arg: 'cidrs', help: 'comma/space list of addresses or CIDR blocks app URLs may reach although --block-private-webhooks covers them' },
+  { flag: 'webhook-ca', arg: 'file', help: 'PEM file of extra CA certificates trusted for https:// and wss:// app URLs (certificates are always verified)' },
+  { flag: 'media-max-size', arg: 'MB', help: 'largest <Play> media file fetched', default: '50' },
+  { flag: 'metrics-auth', arg: 'true|false', help: 'require an account\'s Basic-auth credentials for GET /metrics', default: 'false' },
   { flag: 'tls-port', arg: 'port|off', help: 'SIP over TLS port (0: any free port)', default: '5061' },
   { flag: 'tls-cert', arg: 'file', help: 'PEM certificate (chain) for SIP TLS and WSS; without one, development mode generates a self-signed pair in <data-dir>/tls and production disables TLS/WSS' },
   { flag: 'tls-key', arg: 'file', help: 'PEM private key of --tls-cert' },
@@ -282,6 +303,48 @@ function statusEvents(raw: Raw): StatusCallbackEventName[] {
     if (!STATUS_EVENTS.includes(n as StatusCallbackEventName)) fail(raw, `contains unknown event "${n}" (use ${STATUS_EVENTS.join(', ')})`);
   }
   return STATUS_EVENTS.filter((e) => names.includes(e));
+}
+
+function bool(raw: Raw): boolean {
+  const v = raw.value.trim().toLowerCase();
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  fail(raw, 'is not true or false');
+}
+
+function cidrs(raw: Raw | null): string[] {
+  const list = raw ? raw.value.split(/[\s,]+/).filter(Boolean) : [];
+  for (const t of list) {
+    try {
+      parseCidr(t);
+    } catch (err) {
+      if (err instanceof CidrError && raw) fail(raw, `is not a list of addresses or CIDR blocks (${err.message})`);
+      throw err;
+    }
+  }
+  return list;
+}
+
+function appUrls(withDefault: (flag: string) => Raw, get: (flag: string) => Raw | null): AppUrlConfig {
+  const caRaw = get('webhook-ca');
+  let caPem: string | null = null;
+  if (caRaw) {
+    try {
+      caPem = readFileSync(resolve(caRaw.value), 'utf8');
+    } catch (err) {
+      fail(caRaw, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) fail(caRaw, 'holds no PEM certificate');
+  }
+  const sizeRaw = withDefault('media-max-size');
+  const mb = /^\d+(\.\d+)?$/.test(sizeRaw.value) ? Number(sizeRaw.value) : NaN;
+  if (!(mb > 0 && mb <= 4096)) fail(sizeRaw, 'is not a size in MB between 0 and 4096');
+  return {
+    blockPrivate: bool(withDefault('block-private-webhooks')),
+    allowedNetworks: cidrs(get('webhook-allowed-networks')),
+    caPem,
+    mediaMaxBytes: Math.round(mb * 1024 * 1024),
+  };
 }
 
 /** `n` or `n/m`, both positive whole numbers; `m` is null when absent. */
@@ -447,6 +510,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       certFile: optional('tls-cert', (r) => resolve(r.value)),
       keyFile: optional('tls-key', (r) => resolve(r.value)),
     },
+    appUrls: appUrls(withDefault, get),
+    metricsAuth: bool(withDefault('metrics-auth')),
     speech: {
       defaultRecognizer: recognizerName(withDefault('speech-recognizer')),
       deepgramApiKey: optional('deepgram-api-key', (r) => r.value),

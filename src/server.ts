@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logging/logger.js';
 import type { PatchbayConfig } from './config.js';
 import { PgliteStore } from './store/pglite-store.js';
 import { SipStack } from './sip/sip-stack.js';
@@ -32,6 +33,8 @@ import { accountRecognizers } from './speech/account-recognizers.js';
 import { closeInterruptedRecordings } from './store/recording-recovery.js';
 import { CallRecordings } from './calls/call-recordings.js';
 import { WebhookClient } from './webhooks/webhook-client.js';
+import { EgressPolicy } from './webhooks/egress-policy.js';
+import { mediaHttpGet } from './webhooks/media-http-get.js';
 import { StatusCallbackSender } from './webhooks/status-callback-sender.js';
 import { CallRegistry } from './calls/call-registry.js';
 import { CallRecorder } from './calls/call-recorder.js';
@@ -96,7 +99,7 @@ function sipCertificate(config: PatchbayConfig, publicAddress: string, logger: L
 }
 
 export async function startServer(config: PatchbayConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
-  const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: 'patchbay' } });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
   mkdirSync(config.dataDir, { recursive: true });
   // Before anything is opened: a configured certificate that cannot be used stops the start here.
   const certificate = sipCertificate(config, config.publicIp ?? defaultPublicAddress(config.sipHost), logger);
@@ -128,7 +131,19 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   });
   const tts = new CachedTts(voices, { cacheDir: join(config.dataDir, 'tts-cache') });
   const speech = new TelephonySpeech(tts);
-  const fetcher = new MediaFetcher({ cacheDir: join(config.dataDir, 'media-cache') });
+  // Every connection to an app-supplied URL (documents, callbacks, <Play>, streams) follows one policy.
+  const egress = new EgressPolicy({
+    blockPrivate: config.appUrls.blockPrivate,
+    allowedNetworks: config.appUrls.allowedNetworks,
+    ...(config.appUrls.caPem ? { extraCa: config.appUrls.caPem } : {}),
+  });
+  const fetcher = new MediaFetcher({
+    cacheDir: join(config.dataDir, 'media-cache'),
+    maxBytes: config.appUrls.mediaMaxBytes,
+    httpGet: mediaHttpGet(egress),
+    // A tenant's <Play> must not read the server's files (other tenants' recordings) when tenants are untrusted.
+    allowFiles: !config.appUrls.blockPrivate,
+  });
   // Speech recognizers: the embedded one always; cloud and custom engines when configured.
   // Accounts may choose their default engine and language, and bring their own keys (/v1/account/speech).
   const recognizers = new RecognizerCatalog({
@@ -142,7 +157,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     accountSettings: (accountSid) => store.getSpeechSettings(accountSid),
     accountEngine: accountRecognizers,
   });
-  const webhooks = new WebhookClient();
+  const webhooks = new WebhookClient({ egress });
   const statusSender = new StatusCallbackSender(webhooks, { timeoutMs: config.webhookTimeoutMs });
 
   // Known once the HTTP port is bound (port 0 picks one); recordings read it when they start.
@@ -182,7 +197,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     callbacks: { send: (callSid: string, url: string, method: 'GET' | 'POST', params: Record<string, string>, authToken: string) => statusSender.enqueue({ callSid, url, method, params, authToken }) },
     recordings,
     // Media Streams: handshakes signed like webhooks; an app that does not answer within 5 s fails the stream (31920).
-    streams: { connectTimeoutMs: 5000 },
+    streams: { connectTimeoutMs: 5000, egress },
   };
 
   // SIP users authenticate with digest (REGISTER and their own calls); the realm binds their stored secrets.
@@ -323,6 +338,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     accountSid: account.sid,
     isReady: () => ready,
     metrics: () => metrics.render(),
+    metricsAuth: config.metricsAuth,
     dataDir: config.dataDir,
     liveCalls: registry,
     calls: commands,

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { ConfigError, configHelp, loadConfig } from '../src/config.js';
 
 function configError(setting: string | undefined, pattern: RegExp) {
@@ -23,6 +25,8 @@ describe('loadConfig', () => {
       publicUrl: null, mode: 'development',
       sipGuard: { requestsPerSecond: 50, burst: 100, banMs: 600000, authFailuresBeforeBan: 10, authFailureWindowMs: 60000, maxConnectionsPerSource: 50, trustedSources: [] },
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
+      appUrls: { blockPrivate: false, allowedNetworks: [], caPem: null, mediaMaxBytes: 50 * 1024 * 1024 },
+      metricsAuth: false,
     });
   });
 
@@ -38,6 +42,7 @@ describe('loadConfig', () => {
         '--public-url', 'https://pbx.example', '--mode', 'Production',
         '--sip-rate-limit', '20', '--sip-ban-seconds', '2', '--sip-auth-failures-before-ban', '3/10', '--sip-max-connections-per-source', '5',
         '--sip-trusted-sources', '10.0.0.0/8, 2001:db8::/32 192.0.2.7', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
+        '--block-private-webhooks', 'true', '--webhook-allowed-networks', '10.1.0.0/16', '--media-max-size', '2', '--metrics-auth', 'yes',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
     );
@@ -50,7 +55,28 @@ describe('loadConfig', () => {
       sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example', mode: 'production',
       sipGuard: { requestsPerSecond: 20, burst: 40, banMs: 2000, authFailuresBeforeBan: 3, authFailureWindowMs: 10000, maxConnectionsPerSource: 5, trustedSources: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] },
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
+      appUrls: { blockPrivate: true, allowedNetworks: ['10.1.0.0/16'], caPem: null, mediaMaxBytes: 2 * 1024 * 1024 },
+      metricsAuth: true,
     });
+  });
+
+  it('reads the app URL hardening settings and refuses bad ones, naming the flag or variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-config-'));
+    try {
+      const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      writeFileSync(join(dir, 'ca.pem'), pem);
+      writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+      assert.equal(loadConfig([], { PATCHBAY_WEBHOOK_CA: join(dir, 'ca.pem') }).appUrls.caPem, pem);
+      assert.equal(loadConfig([], { PATCHBAY_BLOCK_PRIVATE_WEBHOOKS: 'TRUE' }).appUrls.blockPrivate, true);
+      assert.throws(() => loadConfig(['--webhook-ca', join(dir, 'junk.pem')], {}), configError('--webhook-ca', /no PEM certificate/));
+      assert.throws(() => loadConfig(['--webhook-ca', join(dir, 'missing.pem')], {}), configError('--webhook-ca', /cannot be read \(ENOENT\)/));
+      assert.throws(() => loadConfig(['--block-private-webhooks', 'maybe'], {}), configError('--block-private-webhooks', /true or false/));
+      assert.throws(() => loadConfig([], { PATCHBAY_WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/99' }), configError('PATCHBAY_WEBHOOK_ALLOWED_NETWORKS', /prefix length/));
+      assert.throws(() => loadConfig(['--media-max-size', '0'], {}), configError('--media-max-size', /size in MB/));
+      assert.throws(() => loadConfig(['--metrics-auth', 'on?'], {}), configError('--metrics-auth', /true or false/));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a default recognizer without its credentials or URL, naming the variable', () => {
