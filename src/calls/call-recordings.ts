@@ -25,10 +25,46 @@ export interface CallRecordingsDeps {
 }
 
 export class CallRecordings {
+  /** Recordings started and not yet settled (finished, or failed to start): what flush() waits for. */
+  private readonly open = new Set<Promise<void>>();
+
   constructor(private readonly deps: CallRecordingsDeps) {}
+
+  /**
+   * Resolves once every recording started so far has settled: its file final and its row updated
+   * (or `timeoutMs` passed). For shutdown, after the calls ended: their verbs finish the recordings
+   * a moment later, and closing the store first would leave the rows for crash recovery. It
+   * resolves a turn after the last one settled, so what the verbs do next (the recording status
+   * callback, the action request) is already queued when the caller moves on to drain callbacks.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    try {
+      while (this.open.size > 0) {
+        if ((await Promise.race([Promise.all([...this.open]), timeout])) === 'timeout') return;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 
   /** `channels: 2` writes interleaved stereo (a dual-channel Dial recording: caller, then callee). */
   async start(accountSid: string, callSid: string, source: RecordingSource, channels: 1 | 2 = 1): Promise<RecordingHandle> {
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    this.open.add(settled);
+    void settled.then(() => this.open.delete(settled));
+    try {
+      return await this.begin(accountSid, callSid, source, channels, settle);
+    } catch (err) {
+      settle();
+      throw err;
+    }
+  }
+
+  private async begin(accountSid: string, callSid: string, source: RecordingSource, channels: 1 | 2, settle: () => void): Promise<RecordingHandle> {
     const sid = newSid('RE');
     const filePath = recordingRelativePath(accountSid, sid);
     const absolute = recordingAbsolutePath(this.deps.dataDir, filePath);
@@ -57,23 +93,31 @@ export class CallRecordings {
       },
       finish: () =>
         (finished ??= (async (): Promise<RecordingOutcome> => {
-          if (writer.frames === 0 || writer.error) {
-            await writer.abort().catch(onError);
-            const status = writer.error ? 'failed' : 'absent';
-            await store.updateRecording(sid, { status, durationSeconds: 0 }).catch(onError);
-            return { status, durationSeconds: 0 };
-          }
           try {
-            const result = await writer.finish();
-            const durationSeconds = recordingDurationSeconds(result.durationMs);
-            await store.updateRecording(sid, { status: 'completed', durationSeconds, bytes: result.bytes }).catch(onError);
-            return { status: 'completed', durationSeconds };
-          } catch (err) {
-            onError(err as Error);
-            await store.updateRecording(sid, { status: 'failed' }).catch(onError);
-            return { status: 'failed', durationSeconds: 0 };
+            return await finishRecording();
+          } finally {
+            settle();
           }
         })()),
     };
+
+    async function finishRecording(): Promise<RecordingOutcome> {
+      if (writer.frames === 0 || writer.error) {
+        await writer.abort().catch(onError);
+        const status = writer.error ? 'failed' : 'absent';
+        await store.updateRecording(sid, { status, durationSeconds: 0 }).catch(onError);
+        return { status, durationSeconds: 0 };
+      }
+      try {
+        const result = await writer.finish();
+        const durationSeconds = recordingDurationSeconds(result.durationMs);
+        await store.updateRecording(sid, { status: 'completed', durationSeconds, bytes: result.bytes }).catch(onError);
+        return { status: 'completed', durationSeconds };
+      } catch (err) {
+        onError(err as Error);
+        await store.updateRecording(sid, { status: 'failed' }).catch(onError);
+        return { status: 'failed', durationSeconds: 0 };
+      }
+    }
   }
 }
