@@ -3,6 +3,7 @@
  * and which addresses may send calls in. The body is typed JSON (a port number, flags, lists of
  * prefixes and addresses); the store checks each value's meaning (carrier-sql.ts), so its refusal
  * is this API's 400. The password is write-only: responses say only whether one is set.
+ * `srtp` is the carrier's SRTP policy (RFC 4568 SDES), for calls in and out: optional | required | off.
  */
 import { newSid } from '../ids.js';
 import type { CarrierRegistrationStatus, CarrierRegistrationView } from '../calls/carrier-registrations.js';
@@ -25,6 +26,7 @@ export const CARRIER_DEFAULTS: Readonly<Omit<CarrierRecord, 'sid' | 'accountSid'
   fromDomain: null,
   techPrefix: '',
   enabled: true,
+  srtp: 'optional',
 };
 
 /**
@@ -53,6 +55,7 @@ const FIELDS: Readonly<Record<Exclude<keyof CarrierPatch, 'friendlyName'>, reado
   fromDomain: ['nullableString', 'Host part of our From on calls through this carrier (null: the carrier\'s host)'],
   techPrefix: ['nullableString', 'Prepended to the dialled number in the Request-URI (null or empty: none)'],
   enabled: ['boolean', 'Used for calls at all (default true)'],
+  srtp: ['string', 'SRTP (SDES, RFC 4568) on calls with this carrier: optional (encrypt when the other side offers or accepts it; default), required (refuse plain RTP with 488, offer only RTP/SAVP) or off'],
 };
 
 const SCHEMA_TYPE: Readonly<Record<FieldKind, PropertySchema>> = {
@@ -81,6 +84,7 @@ const RECORD: Readonly<Record<string, PropertySchema>> = {
   fromDomain: { type: ['string', 'null'] },
   techPrefix: { type: 'string' },
   enabled: { type: 'boolean' },
+  srtp: { type: 'string', enum: ['optional', 'required', 'off'], description: 'SRTP policy for calls with this carrier' },
   registration: {
     type: ['object', 'null'],
     description: 'Outbound registration (register: true): state idle|registering|registered|failed, expiresAt, lastError; null when not registering',

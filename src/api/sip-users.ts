@@ -4,13 +4,16 @@
  * RFC 2617 clients, SHA-256 for RFC 8760 ones); no response ever carries a password or an HA1.
  * Because H(username:realm:password) binds the username, renaming a user needs the password too.
  * A username taken anywhere on the server is a 409 (20409): the owner is not revealed.
+ * `srtp` is the user's SRTP policy (RFC 4568 SDES), for calls from and to the user.
  */
 import { newSid } from '../ids.js';
 import { digestHa1 } from '../sip/digest.js';
 import { SIP_USERNAME_RE } from '../store/sip-user-sql.js';
 import {
+  SRTP_POLICY_NAMES,
   StoreError,
   type ApplicationStore,
+  type SrtpPolicyName,
   type SipUserPatch,
   type SipUserRecord,
   type SipUserStore,
@@ -74,6 +77,16 @@ function passwordField(input: ResourceInput, required: boolean): string | undefi
   return value;
 }
 
+/** `srtp`: optional | required | off; undefined when not given. */
+function srtpField(input: ResourceInput): SrtpPolicyName | undefined {
+  const value = input.values.get('srtp');
+  if (value === undefined) return undefined;
+  if (value === null || !(SRTP_POLICY_NAMES as readonly string[]).includes(value)) {
+    throw badRequest(`Invalid srtp: ${JSON.stringify(value)} must be optional, required or off`);
+  }
+  return value as SrtpPolicyName;
+}
+
 export function sipUsersResource(store: SipUserStore & ApplicationStore, options: SipUsersOptions): ConfigResource<StoredSipUserRecord> {
   const { realm } = options;
 
@@ -83,6 +96,8 @@ export function sipUsersResource(store: SipUserStore & ApplicationStore, options
     if (friendlyName !== undefined) patch.friendlyName = friendlyName;
     const app = await applicationSidField(store, accountSid, input);
     if (app !== undefined) patch.voiceApplicationSid = app;
+    const srtp = srtpField(input);
+    if (srtp !== undefined) patch.srtp = srtp;
     return patch;
   };
 
@@ -113,6 +128,7 @@ export function sipUsersResource(store: SipUserStore & ApplicationStore, options
         friendlyName: { type: ['string', 'null'], description: 'Up to 64 characters; default: the username' },
         ...VOICE_BODY,
         voiceApplicationSid: { type: ['string', 'null'], description: 'An application (AP…) of this account whose voice settings run the user\'s calls; null clears' },
+        srtp: { type: 'string', description: 'SRTP (SDES, RFC 4568) on the user\'s calls: optional (encrypt when the phone offers or accepts it; default), required (refuse plain RTP with 488, offer only RTP/SAVP) or off' },
       },
       required: ['username', 'password'],
       filters: ['username', 'friendlyName'],
@@ -124,6 +140,7 @@ export function sipUsersResource(store: SipUserStore & ApplicationStore, options
         realm: { type: 'string', description: 'The digest realm the user authenticates in' },
         ...VOICE_RECORD,
         voiceApplicationSid: { type: ['string', 'null'] },
+        srtp: { type: 'string', enum: ['optional', 'required', 'off'], description: 'SRTP policy for the user\'s calls' },
         dateCreated: { type: 'string', format: 'date-time' },
         dateUpdated: { type: 'string', format: 'date-time' },
       },
@@ -136,6 +153,7 @@ export function sipUsersResource(store: SipUserStore & ApplicationStore, options
       const record = await storeWrite(username, () => store.createSipUser({
         ...DEFAULT_VOICE_SETTINGS,
         voiceApplicationSid: null,
+        srtp: 'optional',
         friendlyName: username,
         ...patch,
         ...sipUserSecrets(username, realm, password),

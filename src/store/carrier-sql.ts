@@ -10,6 +10,8 @@ import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField } from './application-sql.js';
 import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
+  SRTP_POLICY_NAMES,
+  type SrtpPolicyName,
   type CarrierPatch,
   type CarrierRecord,
   type ResourceListQuery,
@@ -34,6 +36,7 @@ const COLUMN_OF: Readonly<Record<keyof CarrierRecord, string>> = {
   fromDomain: 'from_domain',
   techPrefix: 'tech_prefix',
   enabled: 'enabled',
+  srtp: 'srtp',
 };
 const KEYS = Object.keys(COLUMN_OF) as (keyof CarrierRecord)[];
 const PATCH_KEYS = KEYS.filter((k) => k !== 'sid' && k !== 'accountSid');
@@ -68,6 +71,7 @@ interface CarrierRow {
   from_domain: string | null;
   tech_prefix: string;
   enabled: boolean;
+  srtp: SrtpPolicyName;
   date_created: Date | string;
   date_updated: Date | string;
 }
@@ -90,6 +94,7 @@ function rowToCarrier(r: CarrierRow): StoredCarrierRecord {
     fromDomain: r.from_domain,
     techPrefix: r.tech_prefix,
     enabled: r.enabled,
+    srtp: r.srtp,
     dateCreated: iso(r.date_created),
     dateUpdated: iso(r.date_updated),
   };
@@ -162,6 +167,9 @@ function checkField(key: keyof CarrierRecord, value: unknown): void {
     case 'techPrefix':
       if (typeof value !== 'string' || !TECH_PREFIX_RE.test(value)) throw bad('up to 32 of A-Z a-z 0-9 * # + . _ ~ -');
       return;
+    case 'srtp':
+      if (!(SRTP_POLICY_NAMES as readonly unknown[]).includes(value)) throw bad('optional, required or off');
+      return;
   }
 }
 
@@ -173,7 +181,8 @@ function carrierError(err: unknown): unknown {
   return err;
 }
 
-export async function insertCarrier(db: SqlRunner, rec: CarrierRecord): Promise<StoredCarrierRecord> {
+export async function insertCarrier(db: SqlRunner, given: CarrierRecord): Promise<StoredCarrierRecord> {
+  const rec: CarrierRecord = { ...given, srtp: given.srtp ?? 'optional' };
   for (const key of KEYS) {
     if (rec[key] === undefined) throw invalid(`carrier field ${key} is missing`);
     checkField(key, rec[key]);

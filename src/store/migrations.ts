@@ -209,12 +209,19 @@ CREATE INDEX sip_users_account_created_idx ON sip_users (account_sid, date_creat
 CREATE INDEX sip_users_application_idx ON sip_users (voice_application_sid) WHERE voice_application_sid IS NOT NULL;
 `;
 
+// SRTP policy per carrier and per SIP user (RFC 4568 SDES): optional | required | off.
+const SRTP_POLICY = `
+ALTER TABLE carriers ADD COLUMN srtp text NOT NULL DEFAULT 'optional' CHECK (srtp IN ('optional', 'required', 'off'));
+ALTER TABLE sip_users ADD COLUMN srtp text NOT NULL DEFAULT 'optional' CHECK (srtp IN ('optional', 'required', 'off'));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'recordings', sql: RECORDINGS },
   { version: 3, name: 'account speech settings', sql: ACCOUNT_SPEECH_SETTINGS },
   { version: 4, name: 'numbers, applications, api keys', sql: NUMBERS_APPLICATIONS_API_KEYS },
   { version: 5, name: 'carriers, sip users', sql: CARRIERS_SIP_USERS },
+  { version: 6, name: 'srtp policy', sql: SRTP_POLICY },
 ];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */

@@ -9,6 +9,8 @@ import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField, rowToVoice, VOICE_COLUMN_OF, type VoiceRow } from './application-sql.js';
 import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
+  SRTP_POLICY_NAMES,
+  type SrtpPolicyName,
   StoreError,
   type ResourceListQuery,
   type ResourcePage,
@@ -26,6 +28,7 @@ const COLUMN_OF: Readonly<Record<keyof SipUserRecord, string>> = {
   ha1Md5: 'ha1_md5',
   ha1Sha256: 'ha1_sha256',
   voiceApplicationSid: 'voice_application_sid',
+  srtp: 'srtp',
   ...VOICE_COLUMN_OF,
 };
 const KEYS = Object.keys(COLUMN_OF) as (keyof SipUserRecord)[];
@@ -50,6 +53,7 @@ interface SipUserRow extends VoiceRow {
   ha1_md5: string;
   ha1_sha256: string;
   voice_application_sid: string | null;
+  srtp: SrtpPolicyName;
 }
 
 function rowToSipUser(r: SipUserRow): StoredSipUserRecord {
@@ -62,6 +66,7 @@ function rowToSipUser(r: SipUserRow): StoredSipUserRecord {
     ha1Md5: r.ha1_md5,
     ha1Sha256: r.ha1_sha256,
     voiceApplicationSid: r.voice_application_sid,
+    srtp: r.srtp,
     ...rowToVoice(r),
     dateCreated: iso(r.date_created),
     dateUpdated: iso(r.date_updated),
@@ -91,6 +96,9 @@ function checkField(key: keyof SipUserRecord, value: unknown): void {
     case 'voiceApplicationSid':
       if (value !== null && (typeof value !== 'string' || !isSid('AP', value))) throw bad('an application SID or null');
       return;
+    case 'srtp':
+      if (!(SRTP_POLICY_NAMES as readonly unknown[]).includes(value)) throw bad('optional, required or off');
+      return;
   }
 }
 
@@ -106,7 +114,8 @@ function sipUserError(err: unknown, username: unknown, applicationSid: unknown):
   return err;
 }
 
-export async function insertSipUser(db: SqlRunner, rec: SipUserRecord): Promise<StoredSipUserRecord> {
+export async function insertSipUser(db: SqlRunner, given: SipUserRecord): Promise<StoredSipUserRecord> {
+  const rec: SipUserRecord = { ...given, srtp: given.srtp ?? 'optional' };
   for (const key of KEYS) {
     if (rec[key] === undefined) throw invalid(`sip user field ${key} is missing`);
     checkField(key, rec[key]);

@@ -244,6 +244,13 @@ export interface ApiKeyStore {
   deleteApiKey(accountSid: string, sid: string): Promise<boolean>;
 }
 
+/**
+ * SRTP (RFC 4568 SDES) towards a carrier or SIP user: 'optional' encrypts when the peer offers or
+ * accepts it, 'required' refuses plain-RTP calls (488) and offers only RTP/SAVP, 'off' never encrypts.
+ */
+export type SrtpPolicyName = 'optional' | 'required' | 'off';
+export const SRTP_POLICY_NAMES: readonly SrtpPolicyName[] = ['optional', 'required', 'off'];
+
 /** How SIP reaches a carrier. (TLS and WebSocket arrive with the security issue.) */
 export type SipTransportName = 'udp' | 'tcp';
 
@@ -281,6 +288,8 @@ export interface CarrierRecord {
   /** Prepended to the dialled number in the Request-URI user part (`tech prefix`); '' = none. */
   techPrefix: string;
   enabled: boolean;
+  /** SRTP policy for calls with this carrier, both directions. Absent means 'optional' (the store always returns it). */
+  srtp?: SrtpPolicyName;
 }
 
 export interface StoredCarrierRecord extends CarrierRecord {
@@ -322,6 +331,8 @@ export interface SipUserRecord extends VoiceSettings {
   ha1Sha256: string;
   /** When set, that application's voice settings run the user's calls (like a number's). */
   voiceApplicationSid: string | null;
+  /** SRTP policy for the user's calls, both directions. Absent means 'optional' (the store always returns it). */
+  srtp?: SrtpPolicyName;
 }
 
 export interface StoredSipUserRecord extends SipUserRecord {

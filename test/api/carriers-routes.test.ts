@@ -15,7 +15,7 @@ describe('Carriers API (/v1/carriers, native only)', () => {
     assert.deepEqual({ ...c, sid: 'X', dateCreated: 'D', dateUpdated: 'D' }, {
       sid: 'X', accountSid: s.alice.sid, friendlyName: 'sip.carrier.example', host: 'sip.carrier.example', port: 5060, transport: 'udp',
       username: 'trunk7', hasPassword: true, register: false, registerExpires: 3600, prefixes: ['+1', '+4420'], priority: 10,
-      inboundAddresses: [], fromDomain: null, techPrefix: '', enabled: true, dateCreated: 'D', dateUpdated: 'D',
+      inboundAddresses: [], fromDomain: null, techPrefix: '', enabled: true, srtp: 'optional', dateCreated: 'D', dateUpdated: 'D',
     });
     assert.ok(!created.body.includes('p4ss-w0rd'));
     // The store keeps it as given: answering the carrier's challenges needs it.
@@ -27,13 +27,13 @@ describe('Carriers API (/v1/carriers, native only)', () => {
 
     const patched = await s.json('PATCH', `/v1/carriers/${c.sid}`, {
       port: 5080, transport: 'tcp', register: true, registerExpires: 600, priority: 0, inboundAddresses: ['203.0.113.0/24', '2001:db8::7'],
-      fromDomain: 'pbx.example.com', techPrefix: '99#', enabled: false, friendlyName: 'Main trunk',
+      fromDomain: 'pbx.example.com', techPrefix: '99#', enabled: false, friendlyName: 'Main trunk', srtp: 'required',
     });
     assert.equal(patched.statusCode, 200, patched.body);
     const p = patched.json();
     assert.deepEqual(
-      [p.port, p.transport, p.register, p.registerExpires, p.priority, p.inboundAddresses, p.fromDomain, p.techPrefix, p.enabled, p.friendlyName, p.prefixes],
-      [5080, 'tcp', true, 600, 0, ['203.0.113.0/24', '2001:db8::7'], 'pbx.example.com', '99#', false, 'Main trunk', ['+1', '+4420']],
+      [p.port, p.transport, p.register, p.registerExpires, p.priority, p.inboundAddresses, p.fromDomain, p.techPrefix, p.enabled, p.friendlyName, p.prefixes, p.srtp],
+      [5080, 'tcp', true, 600, 0, ['203.0.113.0/24', '2001:db8::7'], 'pbx.example.com', '99#', false, 'Main trunk', ['+1', '+4420'], 'required'],
     );
     // Credentials clear as a pair (and registering needs them, so it goes first).
     const cleared = await s.json('PATCH', `/v1/carriers/${c.sid}`, { register: false, username: null, password: null, techPrefix: null, prefixes: [] });
@@ -68,6 +68,7 @@ describe('Carriers API (/v1/carriers, native only)', () => {
       [{ host: 'h.example', username: 'u' }, /username and password/],
       [{ host: 'h.example', hasPassword: true }, /Unknown field "hasPassword"/],
       [{ host: 'h.example', sid: 'TK0' }, /Unknown field "sid"/],
+      [{ host: 'h.example', srtp: 'mandatory' }, /srtp must be optional, required or off/],
     ];
     for (const [body, message] of cases) {
       const res = await s.json('POST', '/v1/carriers', body);

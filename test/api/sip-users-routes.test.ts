@@ -18,7 +18,7 @@ describe('SIP users API (/v1/users, native only)', () => {
     assert.deepEqual({ ...u, sid: 'X', dateCreated: 'D', dateUpdated: 'D' }, {
       sid: 'X', accountSid: s.alice.sid, username: 'alice.desk', friendlyName: 'alice.desk', realm: TEST_SIP_REALM,
       voiceUrl: 'https://app.example.com/alice', voiceMethod: 'POST', voiceFallbackUrl: null, voiceFallbackMethod: 'POST',
-      statusCallback: null, statusCallbackMethod: 'POST', voiceApplicationSid: null, dateCreated: 'D', dateUpdated: 'D',
+      statusCallback: null, statusCallbackMethod: 'POST', voiceApplicationSid: null, srtp: 'optional', dateCreated: 'D', dateUpdated: 'D',
     });
     const rec = await stored(u.sid);
     assert.equal(rec?.ha1Md5, digestHa1('MD5', 'alice.desk', TEST_SIP_REALM, 'correct horse'));
@@ -114,5 +114,17 @@ describe('SIP users API (/v1/users, native only)', () => {
 
   it('has no Twilio-dialect routes', async () => {
     assert.equal((await s.app.inject({ url: `${s.twilioBase(s.alice)}/Users.json`, headers: s.asAlice })).statusCode, 404);
+  });
+
+  it('srtp: the policy is set on create, changed by PATCH, and anything but optional/required/off is 400', async () => {
+    const created = await s.json('POST', '/v1/users', { username: 'carol.secure', password: 'long-enough', srtp: 'required' });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json().srtp, 'required');
+    assert.equal((await stored(created.json().sid))?.srtp, 'required');
+    const patched = await s.json('PATCH', `/v1/users/${created.json().sid}`, { srtp: 'off' });
+    assert.equal(patched.json().srtp, 'off');
+    const bad = await s.json('POST', '/v1/users', { username: 'dave.secure', password: 'long-enough', srtp: 'always' });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /Invalid srtp: "always" must be optional, required or off/);
   });
 });

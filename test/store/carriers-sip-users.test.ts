@@ -29,6 +29,7 @@ function carrierRec(accountSid: string, over: Partial<CarrierRecord> = {}): Carr
     fromDomain: null,
     techPrefix: '',
     enabled: true,
+    srtp: 'optional',
     ...over,
   };
 }
@@ -51,6 +52,7 @@ function userRec(accountSid: string, over: Partial<SipUserRecord> = {}): SipUser
     voiceFallbackMethod: 'POST',
     statusCallback: null,
     statusCallbackMethod: 'POST',
+    srtp: 'optional',
     ...over,
   };
 }
@@ -154,6 +156,7 @@ describe('PgliteStore carriers and SIP users', () => {
       [{ fromDomain: '' }, /fromDomain/],
       [{ enabled: 1 as never }, /enabled/],
       [{ sid: newSid('PN') }, /sid/],
+      [{ srtp: 'mandatory' as never }, /srtp must be optional, required or off/],
     ];
     for (const [over, message] of cases) {
       await rejectsWith(store.createCarrier(carrierRec(acct, over)), 'INVALID_RECORD', message);
@@ -262,6 +265,7 @@ describe('PgliteStore carriers and SIP users', () => {
       [{ voiceApplicationSid: 'AP1' }, /voiceApplicationSid/],
       [{ voiceApplicationSid: newSid('AP') }, /no application/],
       [{ sid: newSid('TK') }, /sid/],
+      [{ srtp: 'on' as never }, /srtp must be optional, required or off/],
     ];
     for (const [over, message] of cases) {
       await rejectsWith(store.createSipUser(userRec(acct, over)), 'INVALID_RECORD', message);
@@ -307,5 +311,20 @@ describe('PgliteStore carriers and SIP users', () => {
     assert.equal(after1?.voiceUrl, 'http://127.0.0.1/own', 'the user keeps its own settings');
     assert.equal((await store.getSipUser(acct, u2.sid))?.voiceApplicationSid, keep.sid, 'users of other applications are untouched');
     assert.equal((await store.getNumber(acct, n1.sid))?.voiceApplicationSid, null);
+  });
+
+  it('keeps each carrier\'s and user\'s SRTP policy: optional when not given, required or off when set, patchable', async () => {
+    const acct = newSid('AC');
+    const { srtp: _c, ...carrierWithout } = carrierRec(acct);
+    assert.equal((await store.createCarrier(carrierWithout)).srtp, 'optional');
+    const carrier = await store.createCarrier(carrierRec(acct, { srtp: 'required' }));
+    assert.equal((await store.getCarrier(acct, carrier.sid))?.srtp, 'required');
+    assert.equal((await store.updateCarrier(acct, carrier.sid, { srtp: 'off' }))?.srtp, 'off');
+    await rejectsWith(store.updateCarrier(acct, carrier.sid, { srtp: 'yes' as never }), 'INVALID_RECORD', /srtp/);
+    const { srtp: _u, ...userWithout } = userRec(acct);
+    assert.equal((await store.createSipUser(userWithout)).srtp, 'optional');
+    const user = await store.createSipUser(userRec(acct, { srtp: 'required' }));
+    assert.equal((await store.findSipUser(user.username))?.srtp, 'required');
+    assert.equal((await store.updateSipUser(acct, user.sid, { srtp: 'off' }))?.srtp, 'off');
   });
 });

@@ -37,7 +37,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
         VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
       await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ('AC1', 'tok', 'old')`);
-      assert.deepEqual(await runMigrations(db), [2, 3, 4, 5]);
+      assert.deepEqual(await runMigrations(db), [2, 3, 4, 5, 6]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
       // Accounts from before per-account speech settings get the server defaults ({}).
@@ -58,7 +58,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO recordings (sid, account_sid, call_sid, status, source, channels, sample_rate, start_time, file_path)
         VALUES ('RE1', 'AC1', 'CA1', 'completed', 'RecordVerb', 1, 8000, now(), 'recordings/RE1.wav')`);
 
-      assert.deepEqual(await runMigrations(db), [4, 5]);
+      assert.deepEqual(await runMigrations(db), [4, 5, 6]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 2);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 1);
       assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: { language: 'fr-FR' } }]);
@@ -87,7 +87,7 @@ describe('runMigrations', () => {
       assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 4)), [1, 2, 3, 4]);
       await db.query(`INSERT INTO applications (sid, account_sid, friendly_name, voice_method, voice_fallback_method, status_callback_method)
         VALUES ('AP1', 'AC1', 'app', 'POST', 'POST', 'POST')`);
-      assert.deepEqual(await runMigrations(db), [5]);
+      assert.deepEqual(await runMigrations(db), [5, 6]);
       assert.equal((await db.query('SELECT sid FROM applications')).rows.length, 1);
       const user = (sid: string, account: string, username: string, app: string | null) => db.query(
         `INSERT INTO sip_users (sid, account_sid, username, friendly_name, realm, ha1_md5, ha1_sha256, voice_application_sid, voice_method, voice_fallback_method, status_callback_method)
@@ -101,6 +101,25 @@ describe('runMigrations', () => {
       await carrier('TK1', 'u', 'p', true);
       await assert.rejects(carrier('TK2', null, null, true), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_register_check');
       await assert.rejects(carrier('TK3', 'u', null, false), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_credentials_check');
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('upgrades a version-5 database in place: existing carriers and SIP users get SRTP policy optional; other values are refused', async () => {
+    const pg = await PGlite.create();
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 5)), [1, 2, 3, 4, 5]);
+      await db.query(`INSERT INTO carriers (sid, account_sid, friendly_name, host, port, transport, register, register_expires, prefixes, priority, inbound_addresses, tech_prefix, enabled)
+        VALUES ('TK1', 'AC1', '', 'sip.example', 5060, 'udp', false, 3600, '{}', 10, '{}', '', true)`);
+      await db.query(`INSERT INTO sip_users (sid, account_sid, username, friendly_name, realm, ha1_md5, ha1_sha256, voice_method, voice_fallback_method, status_callback_method)
+        VALUES ('US1', 'AC1', 'alice', '', 'patchbay', $1, $2, 'POST', 'POST', 'POST')`, ['0'.repeat(32), '0'.repeat(64)]);
+      assert.deepEqual(await runMigrations(db), [6]);
+      assert.deepEqual((await db.query('SELECT srtp FROM carriers')).rows, [{ srtp: 'optional' }]);
+      assert.deepEqual((await db.query('SELECT srtp FROM sip_users')).rows, [{ srtp: 'optional' }]);
+      await assert.rejects(db.query("UPDATE sip_users SET srtp = 'mandatory'"), (e: unknown) => (e as { code?: string }).code === '23514');
+      await db.query("UPDATE carriers SET srtp = 'required'");
     } finally {
       await pg.close();
     }
