@@ -24,6 +24,8 @@ interface CarrierJson {
   fromDomain: string | null;
   techPrefix: string;
   enabled: boolean;
+  /** Absent from servers older than the SRTP policy. */
+  srtp?: string;
 }
 
 interface CarrierPageJson {
@@ -63,6 +65,9 @@ Carrier flags:
   --from-domain <host>       host part of our From through this carrier
   --tech-prefix <digits>     prepended to the dialled number
   --enable / --disable       whether calls use it (default enabled)
+  --srtp optional|required|off
+                             SRTP (SDES) on calls with it: optional encrypts when the other side
+                             offers or accepts it (default), required refuses plain RTP, off never
 
 ${CONNECTION_HELP}
 `;
@@ -86,6 +91,7 @@ const CARRIER_OPTIONS = {
   'tech-prefix': { type: 'string' },
   enable: { type: 'boolean' },
   disable: { type: 'boolean' },
+  srtp: { type: 'string' },
 } as const;
 
 type CarrierFlags = {
@@ -108,9 +114,10 @@ export function carrierBody(values: CarrierFlags): Record<string, unknown> {
   exclusive(values, 'prefix', 'clear-prefixes');
   exclusive(values, 'inbound-address', 'clear-inbound-addresses');
   const body: Record<string, unknown> = {};
-  const strings = [['friendly-name', 'friendlyName'], ['host', 'host'], ['transport', 'transport'], ['username', 'username'], ['password', 'password'], ['from-domain', 'fromDomain'], ['tech-prefix', 'techPrefix']] as const;
+  const strings = [['friendly-name', 'friendlyName'], ['host', 'host'], ['transport', 'transport'], ['username', 'username'], ['password', 'password'], ['from-domain', 'fromDomain'], ['tech-prefix', 'techPrefix'], ['srtp', 'srtp']] as const;
   for (const [flag, field] of strings) if (values[flag] !== undefined) body[field] = values[flag];
   if (typeof body.transport === 'string') body.transport = body.transport.toLowerCase();
+  if (typeof body.srtp === 'string') body.srtp = body.srtp.toLowerCase();
   const numbers = [['port', 'port'], ['register-expires', 'registerExpires'], ['priority', 'priority']] as const;
   for (const [flag, field] of numbers) if (values[flag] !== undefined) body[field] = wholeNumber(flag, values[flag]);
   if (values.register || values['no-register']) body.register = values.register === true;
@@ -138,6 +145,7 @@ function carrierFields(c: CarrierJson): string {
     ['from domain', c.fromDomain],
     ['tech prefix', c.techPrefix],
     ['enabled', c.enabled ? 'yes' : 'no'],
+    ['srtp', c.srtp ?? null],
   ]);
 }
 

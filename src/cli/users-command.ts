@@ -17,6 +17,8 @@ interface UserJson {
   voiceUrl: string | null;
   voiceMethod: string;
   voiceApplicationSid: string | null;
+  /** Absent from servers older than the SRTP policy. */
+  srtp?: string;
 }
 
 interface RegistrationJson {
@@ -55,6 +57,9 @@ User flags:
   --voice-method GET|POST    default POST
   --application <AP…|none>   run the user's calls with this application instead ('none' clears)
   --friendly-name <name>     default: the username
+  --srtp optional|required|off
+                             SRTP (SDES) on the user's calls: optional encrypts when the phone
+                             offers or accepts it (default), required refuses plain RTP (488), off never
 
 ${CONNECTION_HELP}
 `;
@@ -65,6 +70,7 @@ const USER_OPTIONS = {
   'voice-method': { type: 'string' },
   application: { type: 'string' },
   'friendly-name': { type: 'string' },
+  srtp: { type: 'string' },
 } as const;
 
 /** The API body the flags describe (only what was given). */
@@ -75,6 +81,7 @@ export function userBody(values: { [K in keyof typeof USER_OPTIONS]?: string }):
   if (values['voice-method'] !== undefined) body.voiceMethod = values['voice-method'].toUpperCase();
   if (values.application !== undefined) body.voiceApplicationSid = values.application === 'none' ? null : values.application;
   if (values['friendly-name'] !== undefined) body.friendlyName = values['friendly-name'];
+  if (values.srtp !== undefined) body.srtp = values.srtp.toLowerCase();
   return body;
 }
 
@@ -87,6 +94,7 @@ function userFields(u: UserJson): string {
     ['voice url', u.voiceUrl],
     ['voice method', u.voiceMethod],
     ['application', u.voiceApplicationSid],
+    ['srtp', u.srtp ?? null],
   ]);
 }
 

@@ -32,6 +32,7 @@ describe('patchbay carriers', () => {
     assert.match(r.out, /^prefixes: +\+1, \+4420$/m);
     assert.match(r.out, /^inbound addresses: +203\.0\.113\.0\/24, 2001:db8::1$/m);
     assert.match(r.out, /^enabled: +yes$/m);
+    assert.match(r.out, /^srtp: +optional$/m);
     assert.ok(!r.out.includes('hunter22'));
     const stored = (await s.store.listCarriers({ accountSid: s.account.sid, pageSize: 10 })).items[0]!;
     assert.deepEqual([stored.port, stored.registerExpires, stored.priority, stored.fromDomain, stored.techPrefix, stored.password], [5080, 600, 5, 'pbx.example.com', '99#', 'hunter22']);
@@ -59,8 +60,13 @@ describe('patchbay carriers', () => {
     assert.match(updated.out, /^prefixes: +every number$/m);
     assert.match(updated.out, /^priority: +1$/m);
     assert.match(updated.out, /^enabled: +no$/m);
-    const again = await s.cli(['carriers', 'update', sid, '--enable', '--json']);
+    const again = await s.cli(['carriers', 'update', sid, '--enable', '--srtp', 'Required', '--json']);
     assert.equal(JSON.parse(again.out).enabled, true);
+    assert.equal(JSON.parse(again.out).srtp, 'required');
+    assert.equal((await s.store.getCarrier(s.account.sid, sid))?.srtp, 'required');
+    const bad = await s.cli(['carriers', 'update', sid, '--srtp', 'always']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /srtp must be optional, required or off/);
   });
 
   it("reports usage errors with exit 2 and the API's refusals with exit 1", async () => {

@@ -53,6 +53,13 @@ describe('patchbay users', () => {
     const renamed = await s.cli(['users', 'update', 'bob', '--username', 'robert', '--password', 'new-bob-password', '--json']);
     assert.equal(renamed.code, 0, renamed.err);
     assert.equal(JSON.parse(renamed.out).username, 'robert');
+    const secured = await s.cli(['users', 'update', 'robert', '--srtp', 'required']);
+    assert.equal(secured.code, 0, secured.err);
+    assert.match(secured.out, /^srtp: +required$/m);
+    assert.equal((await s.store.findSipUser('robert'))?.srtp, 'required');
+    const bad = await s.cli(['users', 'update', 'robert', '--srtp', 'sometimes']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /Invalid srtp/);
   });
 
   it("reports usage errors with exit 2 and the API's refusals (taken username 20409, short password) with exit 1", async () => {
