@@ -2,16 +2,20 @@
  * Durability and shutdown with Patchbay as a real process:
  * - `kill -9` during calls: after a restart the finished calls' records are intact and the
  *   interrupted ones are closed with a reason;
- * - SIGTERM drains: new calls get 503, live calls end cleanly within the grace period, with records.
+ * - SIGTERM drains: new calls get 503, live calls end cleanly within the grace period, with records;
+ *   a call mid-<Record> ends with its recording completed (not left for crash recovery) and its
+ *   status callbacks delivered before the process exits 0.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
-import { apiGet } from './harness/patchbay.js';
+import { apiGet, TEST_ACCOUNT_SID } from './harness/patchbay.js';
+import { decodeWav } from '../../src/media/wav.js';
+import { recordingAbsolutePath, recordingRelativePath } from '../../src/store/recording-paths.js';
 import { runSipp, SCENARIOS } from './harness/sipp.js';
 import { spawnPatchbay } from './harness/child-patchbay.js';
 
@@ -123,6 +127,86 @@ describe('SIGTERM drains', () => {
       assert.ok(drained, JSON.stringify(calls));
       assert.equal(drained.status, 'completed');
       assert.equal(calls.filter((c) => c.endReason === 'process-restart').length, 0);
+    } finally {
+      again.proc.kill('SIGTERM');
+      await again.exited;
+    }
+  });
+});
+
+describe('SIGTERM during <Record>', () => {
+  let app: AppServer;
+  let dir: string;
+
+  before(async () => {
+    app = await new AppServer().start();
+    // The app answers at once: a shutdown that does not wait for the recording's callbacks loses them.
+    app.route('/voice', twiml('<Response><Record maxLength="60" timeout="0" playBeep="false" trim="do-not-trim" action="/recorded" recordingStatusCallback="/recording-status"/></Response>'));
+    app.route('/recorded', twiml('<Response><Hangup/></Response>'));
+    app.route('/recording-status', twiml('<Response/>'));
+    app.route('/status', twiml('<Response/>'));
+    dir = mkdtempSync(join(tmpdir(), 'patchbay-drain-record-'));
+  });
+
+  after(async () => {
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // TODO until src/server.ts's stop() awaits `recordings.flush(5000)` before `recorder.flush()`:
+  // without it the store closes before the recording's row is updated (fails about 2 runs in 3).
+  // With that line it passed 3 runs of 3. Remove the todo once it is wired.
+  it('completes the recording, delivers its callbacks and the call\'s, and exits 0 within the grace period', { todo: 'needs server.ts stop() to await recordings.flush()' }, async () => {
+    const GRACE_S = 2;
+    const pb = await spawnPatchbay(dir, {
+      PATCHBAY_VOICE_URL: app.url('/voice'),
+      PATCHBAY_STATUS_CALLBACK: app.url('/status'),
+      PATCHBAY_DRAIN_GRACE: String(GRACE_S),
+    });
+    const caller = runSipp({ scenario: 'uac-app-hangs-up.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, rate: 1 });
+    await waitFor(async () => (await listCalls(pb.httpPort)).some((c) => c.status === 'in-progress'), 15000, 'the call recording');
+    await new Promise((r) => setTimeout(r, 1500)); // some audio in the file
+    const t0 = Date.now();
+    pb.proc.kill('SIGTERM');
+    const code = await pb.exited;
+    const elapsed = Date.now() - t0;
+    // Read what the app received at the moment the process was gone: it all went out before exit.
+    const recordingStatus = app.requestsTo('/recording-status').map((r) => r.params);
+    const actions = app.requestsTo('/recorded').map((r) => r.params);
+    const callStatus = app.requestsTo('/status').map((r) => r.params);
+    assert.equal(code, 0, pb.output().slice(-3000));
+    assert.ok(elapsed >= GRACE_S * 1000 - 200, `the call was given its grace period (exit after ${elapsed} ms)`);
+    // Grace, then at most one BYE transaction and the callbacks (each bounded at 5 s, here instant).
+    assert.ok(elapsed < GRACE_S * 1000 + 5000, `exit took ${elapsed} ms for a ${GRACE_S} s grace`);
+    assert.equal((await caller).successful, 1, 'the caller got a clean BYE');
+
+    assert.equal(recordingStatus.length, 1, `recording status callback before exit: ${JSON.stringify(recordingStatus)}`);
+    assert.equal(recordingStatus[0]!.RecordingStatus, 'completed');
+    const recordingSid = recordingStatus[0]!.RecordingSid!;
+    assert.ok(Number(recordingStatus[0]!.RecordingDuration) >= 2, `recorded ${recordingStatus[0]!.RecordingDuration} s`);
+    assert.equal(actions.length, 1, 'the action URL hears about the recording (Digits=hangup) before exit');
+    assert.equal(actions[0]!.Digits, 'hangup');
+    assert.equal(actions[0]!.RecordingSid, recordingSid);
+    assert.deepEqual(callStatus.map((p) => p.CallStatus), ['completed'], 'the call\'s completed status callback before exit');
+    const out = pb.output();
+    assert.doesNotMatch(out, /write failed|update failed|STORE_CLOSED/, 'every store write landed before the store closed');
+
+    // The file is final (renamed, header true) without any help from crash recovery.
+    const path = recordingAbsolutePath(dir, recordingRelativePath(TEST_ACCOUNT_SID, recordingSid));
+    assert.ok(existsSync(path) && !existsSync(`${path}.part`));
+    const bytes = readFileSync(path);
+    assert.equal(bytes.readUInt32LE(40), bytes.length - 44);
+    assert.equal(Math.round(decodeWav(bytes).samples[0]!.length / 8000), Number(recordingStatus[0]!.RecordingDuration));
+
+    const again = await spawnPatchbay(dir, { PATCHBAY_VOICE_URL: app.url('/voice') });
+    try {
+      assert.doesNotMatch(again.output(), /interrupted by a previous crash/, 'nothing was left for recovery');
+      const rec = (await apiGet({ httpPort: again.httpPort }, `/v1/recordings/${recordingSid}`)).body;
+      assert.equal(rec.status, 'completed');
+      assert.equal(rec.bytes, bytes.length);
+      const [call] = await listCalls(again.httpPort);
+      assert.equal(call.status, 'completed');
+      assert.equal(call.endReason, 'shutdown');
     } finally {
       again.proc.kill('SIGTERM');
       await again.exited;
