@@ -14,6 +14,7 @@ import type { Dialog } from '../sip/dialog.js';
 import type { IncomingInvite } from '../sip/incoming-invite.js';
 import type { SipResponse } from '../sip/message.js';
 import { answerOffer, type NegotiatedAudio } from '../sip/offer-answer.js';
+import type { SrtpPolicy } from '../sip/sdes-negotiation.js';
 import { buildCallParams } from '../webhooks/call-params.js';
 import { RtpSession } from '../media/rtp-session.js';
 import type { CallEvent } from '../store/store-types.js';
@@ -35,6 +36,12 @@ export class CallLeg extends EventEmitter {
   endReason: string | null = null;
   /** Where status changes are posted (from the number, the application or the REST create); REST may change it. */
   statusCallback: StatusCallbackTarget | null = null;
+
+  /**
+   * SRTP policy of the peer (RFC 4568 SDES): inbound, the SIP user's or carrier's, set by whoever
+   * routed the INVITE before the call is answered; outbound, the target's (set by the dialer).
+   */
+  srtpPolicy: SrtpPolicy = 'optional';
 
   /** Outbound: the 200 OK that answered it (its X- headers go to a Dial's action). */
   answerResponse: SipResponse | null = null;
@@ -197,7 +204,7 @@ export class CallLeg extends EventEmitter {
     if (this.ended || this.answerTime) return;
     if (this.media) this.media.configure(audio);
     else this.media = this.createMedia(rtp, audio);
-    this.note('sip.in', { earlyMedia: true, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}` });
+    this.note('sip.in', { earlyMedia: true, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, srtp: this.media!.srtpSuite });
     this.emit('early-media', this);
   }
 
@@ -216,7 +223,7 @@ export class CallLeg extends EventEmitter {
     this.dialog = dialog;
     this.answerTime = new Date();
     this.sipResponseCode = 200;
-    this.note(direction, { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort });
+    this.note(direction, { status: 200, codec: audio.codec, remote: `${audio.remoteAddress}:${audio.remotePort}`, localRtpPort, srtp: this.media?.srtpSuite ?? null });
     this.move({ type: 'answer' });
     this.timeLimit.answered(this.answerTime);
   }
@@ -234,13 +241,18 @@ export class CallLeg extends EventEmitter {
   }
 
   private createMedia(rtp: RtpSession, audio: NegotiatedAudio): CallMedia {
-    return new CallMedia(rtp, audio, {
-      digit: (d) => this.onCallerDigit(d),
-      keyDown: () => {
-        for (const listener of [...this.keyDownListeners]) listener();
+    return new CallMedia(
+      rtp,
+      audio,
+      {
+        digit: (d) => this.onCallerDigit(d),
+        keyDown: () => {
+          for (const listener of [...this.keyDownListeners]) listener();
+        },
+        sent: (digit, method) => this.note('dtmf.out', { digit, method }),
       },
-      sent: (digit, method) => this.note('dtmf.out', { digit, method }),
-    });
+      this.srtpPolicy,
+    );
   }
 
   private createDialog(dialog: Dialog, uas: boolean, localSdp: string): CallDialog {
@@ -272,12 +284,17 @@ export class CallLeg extends EventEmitter {
         throw new CallEndedError(this.sid);
       }
       const offer = invite.request.body.toString('latin1');
-      const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: 1 });
+      const srtp = { policy: this.srtpPolicy };
+      const result = answerOffer(offer, { address: media.publicAddress, port: rtp.localPort, sessionId: this.sdpSessionId, sessionVersion: 1, srtp });
       if (!result.ok) {
-        // Checked when the INVITE arrived, so this only happens if the offer changed under us.
+        // Codecs were checked when the INVITE arrived; the SRTP policy may refuse it only now.
         await rtp.close();
-        invite.respond(488, { reason: result.reason });
-        await this.finish({ type: 'fail' }, 488, 'no-common-codec');
+        // RFC 3261 §20.43: warn-code, warn-agent (our host), quoted warn-text.
+        const headers = result.warning ? [{ name: 'Warning', value: `${result.warning.code} ${media.publicAddress} "${result.warning.text}"` }] : [];
+        invite.respond(488, { reason: result.reason, headers });
+        this.note('sip.out', { status: 488, reason: result.reason });
+        if (result.warning) this.recordError(0, result.reason);
+        await this.finish({ type: 'fail' }, 488, result.warning ? 'srtp-mismatch' : 'no-common-codec');
         throw new CallEndedError(this.sid);
       }
       this.media = this.createMedia(rtp, result.audio);
@@ -411,7 +428,9 @@ export class CallLeg extends EventEmitter {
     this.keyDownListeners.clear();
     this.releaseServices();
     if (media) {
-      this.note('media', { ...media.stats() });
+      const { srtp, ...stats } = media.stats();
+      // `srtp`: the suite that protected the media (null: plain RTP); `srtpStats`: its packet counts.
+      this.note('media', { ...stats, srtp: srtp?.profile ?? null, ...(srtp ? { srtpStats: srtp } : {}) });
       await media.close().catch((err: unknown) => this.note('error', { message: `closing RTP: ${(err as Error).message}` }));
     }
     this.emit('ended', this);

@@ -6,6 +6,7 @@
  * kept it ringing) and the two are bridged until either hangs up, the caller presses `*`
  * (hangupOnStar), timeLimit runs out or the caller's document is redirected. An answered caller
  * hears ringback (ringTone) while the targets ring.
+ * A user's devices are offered SRTP under the user's policy (RFC 4568 SDES, outbound-dialer.ts).
  */
 import { newSid } from '../ids.js';
 import { ringbackCycle } from '../media/ringback.js';
@@ -24,6 +25,8 @@ import { bridgeCalls, type BridgeEnd } from './call-bridge.js';
 import { DialRecording } from './dial-recording.js';
 import { TransferWatch } from './dial-transfer.js';
 import type { StatusCallbackEvent } from './status-notifier.js';
+import type { SipUserStore } from '../store/store-types.js';
+import type { SrtpPolicy } from '../sip/sdes-negotiation.js';
 
 export interface DialSessionDeps {
   registry: CallRegistry;
@@ -33,6 +36,8 @@ export interface DialSessionDeps {
   recordings: CallRecordings;
   /** Dependencies of the child legs (the same as every call's). */
   callDeps: CallDeps;
+  /** SIP users, for their SRTP policy; absent: users' devices are offered SRTP as 'optional'. */
+  users?: Pick<SipUserStore, 'findSipUser'>;
 }
 
 interface Leg {
@@ -226,14 +231,14 @@ export class DialSession {
         }
         case 'sip': {
           const user = targets.localUser(noun.uri);
-          if (user !== null) return this.deviceLegs(noun, user, noun.uri, sipHeaderFields(noun.headers));
+          if (user !== null) return await this.deviceLegs(noun, user, noun.uri, sipHeaderFields(noun.headers));
           const creds = noun.username && noun.password ? { username: noun.username, password: noun.password } : null;
           const attempt = targets.sipAttempt(noun.uri, sipHeaderFields(noun.headers), creds);
           return [{ noun, call: child(noun.uri), plan: { ...base, attempts: [attempt] } }];
         }
         case 'client': {
           const params = noun.parameters.map(([name, value]) => ({ name: `X-PB-Param-${name}`, value }));
-          return this.deviceLegs(noun, noun.identity, `client:${noun.identity}`, params);
+          return await this.deviceLegs(noun, noun.identity, `client:${noun.identity}`, params);
         }
       }
     } catch (err) {
@@ -248,7 +253,7 @@ export class DialSession {
   /** The first callee that answered but hung up in its whisper (refused the call). */
   private refused: Call | null = null;
 
-  private deviceLegs(noun: DialNoun, username: string, to: string, headers: HeaderField[]): Leg[] {
+  private async deviceLegs(noun: DialNoun, username: string, to: string, headers: HeaderField[]): Promise<Leg[]> {
     const { caller, request } = this;
     const attempts = this.deps.targets.clientAttempts(caller.info.accountSid, username, headers);
     if (attempts.length === 0) {
@@ -257,7 +262,14 @@ export class DialSession {
       return [];
     }
     const from = request.callerId ?? caller.info.from;
-    return attempts.map((attempt) => ({ noun, call: this.childCall(noun, to), plan: { from, fromDisplayName: null, timeoutSeconds: request.timeout, attempts: [attempt] } }));
+    const srtp = await this.userSrtpPolicy(username);
+    return attempts.map((attempt) => ({ noun, call: this.childCall(noun, to), plan: { from, fromDisplayName: null, timeoutSeconds: request.timeout, attempts: [attempt], srtp } }));
+  }
+
+  /** The user's SRTP policy (registered devices are always the caller's account's users). */
+  private async userSrtpPolicy(username: string): Promise<SrtpPolicy> {
+    const user = await this.deps.users?.findSipUser(username);
+    return user && user.accountSid === this.caller.info.accountSid ? (user.srtp ?? 'optional') : 'optional';
   }
 
   private childCall(noun: DialNoun, to: string): Call {

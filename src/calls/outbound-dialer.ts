@@ -6,9 +6,14 @@
  * and ring timeout; a callee's answer (486, 603...) ends the leg. On answer the call owns the dialog
  * and the media: `connect` stops there (a `<Dial>` leg is bridged next), `dial` runs the
  * application on it exactly as on an inbound call (SendDigits first, when asked).
+ *
+ * SRTP (RFC 4568 SDES): each attempt is offered under its target's policy (the attempt's, else
+ * the plan's, else optional) with fresh keys; the answer's a=crypto sets up the media's SRTP. A
+ * `required` attempt answered without usable SRTP is hung up (BYE) and the leg fails with 488.
  */
 import { RtpSession } from '../media/rtp-session.js';
-import { createOffer, readAnswer, type NegotiatedAudio } from '../sip/offer-answer.js';
+import { createOffer, readAnswerResult, type LocalSrtp, type NegotiatedAudio } from '../sip/offer-answer.js';
+import { offerCrypto, type SrtpPolicy } from '../sip/sdes-negotiation.js';
 import type { InviteOptions } from '../sip/sip-stack.js';
 import type { OutgoingInvite, OutgoingInviteOutcome } from '../sip/outgoing-invite.js';
 import type { SipResponse } from '../sip/message.js';
@@ -26,9 +31,14 @@ export interface OutboundDialerDeps {
   noResponseFailoverMs?: number;
 }
 
+/** An attempt with the SRTP policy of what it reaches (a carrier's, a user's), when known. */
+export type SecureAttempt = SipAttempt & { srtp?: SrtpPolicy };
+
 /** One leg to place: its attempts in order (carrier failover) and the ring timeout they share. */
 export interface LegPlan {
-  attempts: SipAttempt[];
+  attempts: SecureAttempt[];
+  /** SRTP policy for attempts that carry none. Default 'optional'. */
+  srtp?: SrtpPolicy;
   /** From user part or URI: `sip:user@host` is used as is; a bare user gets the attempt's fromHost or `localHost`. */
   from: string;
   fromDisplayName: string | null;
@@ -56,12 +66,13 @@ export function outcomeForStatus(status: number): UnansweredOutcome {
 }
 
 /** The far end's audio in a provisional response's SDP (early media), if it has one we can use. */
-function earlyAudio(res: SipResponse): NegotiatedAudio | null {
+function earlyAudio(res: SipResponse, srtp: LocalSrtp): NegotiatedAudio | null {
   if (res.body.length === 0 || !/^application\/sdp/i.test(res.headers.get('content-type') ?? '')) return null;
   try {
-    return readAnswer(res.body.toString('latin1'));
+    const result = readAnswerResult(res.body.toString('latin1'), { srtp });
+    return result.ok ? result.audio : null;
   } catch {
-    return null;
+    return null; // early media is optional: a bad 183 body only means none is relayed
   }
 }
 
@@ -109,7 +120,6 @@ export class OutboundDialer {
     let ringTimer: NodeJS.Timeout | null = null;
     try {
       if (call.ended) return { answered: false, response: null };
-      const offer = createOffer({ address: media.publicAddress, port: rtp.localPort, sessionId: call.sdpSessionId, sessionVersion: 1 });
       let current: OutgoingInvite | null = null;
       let provisional = false;
       let timedOut = false;
@@ -119,10 +129,15 @@ export class OutboundDialer {
         current?.cancel();
         void call.notAnswered('no-answer', provisional ? 487 : 408, 'ring-timeout');
       }, plan.timeoutSeconds * 1000);
-      let last: { outcome: OutgoingInviteOutcome; attempt: SipAttempt } | null = null;
+      let last: { outcome: OutgoingInviteOutcome; attempt: SipAttempt; offer: string; srtp: LocalSrtp } | null = null;
       for (let i = 0; i < plan.attempts.length && !call.ended; i++) {
         const attempt = plan.attempts[i]!;
         const more = i + 1 < plan.attempts.length;
+        // Fresh keys per attempt: a carrier we failed over from never holds the winner's key.
+        const policy = attempt.srtp ?? plan.srtp ?? 'optional';
+        const srtp: LocalSrtp = { policy, offered: offerCrypto(policy) };
+        call.srtpPolicy = policy;
+        const offer = createOffer({ address: media.publicAddress, port: rtp.localPort, sessionId: call.sdpSessionId, sessionVersion: 1, srtp });
         let invite: OutgoingInvite;
         try {
           invite = this.deps.invite({
@@ -153,7 +168,7 @@ export class OutboundDialer {
           if (res.status <= 100 || call.ended) return;
           if (!provisional) call.remoteRinging(res.status);
           provisional = true;
-          const early = earlyAudio(res);
+          const early = earlyAudio(res, srtp);
           if (early) call.remoteEarlyMedia(rtp, early);
         });
         invite.on('ended', () => (responded = true));
@@ -171,7 +186,7 @@ export class OutboundDialer {
         const outcome = await Promise.race([invite.done, silent]);
         if (silence) clearTimeout(silence);
         if (outcome === null) continue;
-        last = { outcome, attempt };
+        last = { outcome, attempt, offer, srtp };
         if (more && !timedOut && !call.ended && this.shouldFailOver(outcome)) {
           call.note('sip.failover', { via: attempt.via, status: outcome.kind === 'rejected' ? outcome.response.status : outcome.kind });
           continue;
@@ -183,7 +198,7 @@ export class OutboundDialer {
         if (!call.ended) await call.notAnswered('failed', 408, 'no-response');
         return { answered: false, response: null };
       }
-      const result = await this.settle(call, last.outcome, rtp, offer, last.attempt);
+      const result = await this.settle(call, last.outcome, rtp, last.offer, last.attempt, last.srtp);
       handedOver = result.answered;
       return result;
     } finally {
@@ -205,7 +220,7 @@ export class OutboundDialer {
   }
 
   /** Applies the INVITE's outcome to the call. */
-  private async settle(call: Call, outcome: OutgoingInviteOutcome, rtp: RtpSession, offer: string, attempt: SipAttempt): Promise<LegResult> {
+  private async settle(call: Call, outcome: OutgoingInviteOutcome, rtp: RtpSession, offer: string, attempt: SipAttempt, srtp: LocalSrtp): Promise<LegResult> {
     switch (outcome.kind) {
       case 'answered': {
         const { dialog, response } = outcome;
@@ -214,19 +229,21 @@ export class OutboundDialer {
           await dialog.sendBye().catch(() => null);
           return { answered: false, response };
         }
-        let audio = null;
+        let read: ReturnType<typeof readAnswerResult>;
         try {
-          audio = readAnswer(response.body.toString('latin1'));
-        } catch {
-          audio = null;
+          read = readAnswerResult(response.body.toString('latin1'), { srtp });
+        } catch (err) {
+          read = { ok: false, reason: `the answer is not SDP: ${(err as Error).message}`, srtp: false };
         }
-        if (!audio) {
-          call.note('error', { message: 'the answer has no usable audio (PCMU/PCMA)' });
+        if (!read.ok) {
+          // Answered, but we cannot (or, SRTP policy, may not) exchange media: hang the callee up.
+          if (read.srtp) call.recordError(0, read.reason);
+          else call.note('error', { message: read.reason });
           await dialog.sendBye().catch(() => null);
-          await call.notAnswered('failed', 488, 'no-common-codec');
+          await call.notAnswered('failed', 488, read.srtp ? 'srtp-mismatch' : 'no-common-codec');
           return { answered: false, response };
         }
-        call.connected(dialog, rtp, audio, offer, response);
+        call.connected(dialog, rtp, read.audio, offer, response);
         return { answered: true, response };
       }
       case 'rejected':

@@ -307,7 +307,8 @@ export function readAnswer(answerSdp: string, codecs: readonly AudioCodec[] = DE
   return result.ok ? result.audio : null;
 }
 
-export type ReadAnswerResult = { ok: true; audio: NegotiatedAudio } | { ok: false; reason: string };
+/** `srtp`: the failure is about SRTP (the answer's a=crypto or its absence), not codecs or streams. */
+export type ReadAnswerResult = { ok: true; audio: NegotiatedAudio } | { ok: false; reason: string; srtp: boolean };
 
 /**
  * Read the answer to our offer, SRTP included: `srtp` is what we offered (policy and lines). Fails
@@ -319,10 +320,10 @@ export function readAnswerResult(answerSdp: string, options: { codecs?: readonly
   for (const m of answer.media) {
     if (m.type !== 'audio' || m.port === 0) continue;
     const security = readAnswerCrypto(m, options.srtp?.offered ?? [], options.srtp?.policy ?? 'optional');
-    if (!security.ok) return { ok: false, reason: security.reason };
+    if (!security.ok) return { ok: false, reason: security.reason, srtp: true };
     // Same codec/direction/hold rules as answering; the m-line it would build is not needed.
     const audio = answerAudio(answer, m, options.codecs ?? DEFAULT_CODECS, 0, security.srtp)?.audio ?? null;
-    return audio ? { ok: true, audio } : { ok: false, reason: 'the answer has no usable audio (PCMU/PCMA)' };
+    return audio ? { ok: true, audio } : { ok: false, reason: 'the answer has no usable audio (PCMU/PCMA)', srtp: false };
   }
-  return { ok: false, reason: 'the answer has no audio stream' };
+  return { ok: false, reason: 'the answer has no audio stream', srtp: false };
 }
