@@ -42,11 +42,16 @@ export interface ChildPatchbay {
   exited: Promise<number | null>;
 }
 
-export async function spawnPatchbay(dataDir: string, env: Record<string, string>): Promise<ChildPatchbay> {
+export interface SpawnOptions {
+  /** Extra Node flags for the child (the soak preloads a memory probe with --import). */
+  nodeArgs?: string[];
+}
+
+export async function spawnPatchbay(dataDir: string, env: Record<string, string>, opts: SpawnOptions = {}): Promise<ChildPatchbay> {
   const sipPort = await freePort();
   const httpPort = await freePort();
   // PATCHBAY_CHILD_NODE_ARGS: extra Node flags for the child (e.g. --cpu-prof when profiling a benchmark).
-  const nodeArgs = process.env.PATCHBAY_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = [...(process.env.PATCHBAY_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(opts.nodeArgs ?? [])];
   const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli/patchbay.ts'), 'start'], {
     cwd: ROOT,
     env: {
