@@ -18,7 +18,7 @@ export function selfSignedCertificate(): SelfSigned {
     execFileSync('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-addext', 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
     ], { stdio: 'pipe' });
     return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
   } finally {
