@@ -319,7 +319,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
   // Phone numbers go through the account's carriers; users' devices through the registrar.
   const targets = new DialTargets({ carriers: store, registrations: registrar, localHosts: [localSipHost] });
   // <Dial> and <Refer>: child legs are calls like any other (registry, records, callbacks).
-  callDeps.connector = new DialConnector({ registry, dialer, targets, runner, recordings, callDeps });
+  // `users`: a user's devices are offered SRTP under the user's policy.
+  callDeps.connector = new DialConnector({ registry, dialer, targets, runner, recordings, callDeps, users: store });
   const commands = new CallCommands({
     registry,
     runner,
@@ -373,6 +374,9 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
       // peer that never answers (64×T1 = 32 s) must not hold the shutdown.
       await Promise.race([Promise.all(registry.list().map((c) => c.hangup('shutdown'))), new Promise((r) => setTimeout(r, 5000).unref())]);
     }
+    // Recordings are finished (file final, row updated, callbacks queued) before the call records
+    // are flushed and the store closes; otherwise they would be left to crash recovery.
+    await recordings.flush(5000);
     await recorder.flush();
     await statusSender.drain(5000);
     await carrierRegistrations.stop(); // unregisters (Expires: 0) while the stack can still send

@@ -153,10 +153,9 @@ describe('SIGTERM during <Record>', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  // TODO until src/server.ts's stop() awaits `recordings.flush(5000)` before `recorder.flush()`:
-  // without it the store closes before the recording's row is updated (fails about 2 runs in 3).
-  // With that line it passed 3 runs of 3. Remove the todo once it is wired.
-  it('completes the recording, delivers its callbacks and the call\'s, and exits 0 within the grace period', { todo: 'needs server.ts stop() to await recordings.flush()' }, async () => {
+  // Without server.ts's stop() awaiting `recordings.flush()` the store closed before the recording's
+  // row was updated (this failed about 2 runs in 3).
+  it('completes the recording, delivers its callbacks and the call\'s, and exits 0 within the grace period', async () => {
     const GRACE_S = 2;
     const pb = await spawnPatchbay(dir, {
       PATCHBAY_VOICE_URL: app.url('/voice'),

@@ -64,6 +64,10 @@ export async function spawnPatchbay(dataDir: string, env: Record<string, string>
       PATCHBAY_ACCOUNT_SID: TEST_ACCOUNT_SID,
       PATCHBAY_AUTH_TOKEN: TEST_AUTH_TOKEN,
       PATCHBAY_LOG_LEVEL: 'info',
+      // TLS, WS and WSS have fixed default ports: off unless a test asks (port 0 picks a free one).
+      PATCHBAY_TLS_PORT: 'off',
+      PATCHBAY_WS_PORT: 'off',
+      PATCHBAY_WSS_PORT: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
