@@ -72,7 +72,7 @@ class LineLog {
 }
 
 /** The `config` file: UDP only on loopback, G.711, a WAV mic, what is heard dumped to `dir`. */
-function configText(opts: { port: number; dir: string; micWav: string; rtpPorts: string }): string {
+function configText(opts: { port: number; dir: string; micWav: string; rtpPorts: string; mediaenc?: MediaEncryption }): string {
   return [
     'poll_method poll',
     `sip_listen 127.0.0.1:${opts.port}`,
@@ -89,11 +89,21 @@ function configText(opts: { port: number; dir: string; micWav: string; rtpPorts:
     'module g711.so',
     'module aufile.so',
     'module sndfile.so',
+    // SDES-SRTP (RFC 4568): the account's `mediaenc` picks srtp (best effort) or srtp-mand.
+    ...(opts.mediaenc ? ['module srtp.so'] : []),
     'module_app account.so',
     'module_app menu.so',
     '',
   ].join('\n');
 }
+
+/**
+ * baresip's SDES media encryption: `srtp` offers RTP/AVP with a=crypto (best effort), `srtp-mand`
+ * RTP/SAVP and refuses plain RTP.
+ */
+export type MediaEncryption = 'srtp' | 'srtp-mand';
+
+const mediaencParam = (m: MediaEncryption | undefined): string[] => (m ? [`mediaenc=${m}`] : []);
 
 /** The decoder-side dump (`dump-*-dec.wav`) sndfile wrote in `dir`, if any. */
 function heardIn(dir: string): string | null {
@@ -108,13 +118,13 @@ const CALL_TERMINATED = /Call with \S+ terminated \(duration/;
  * Dials `target` and resolves when baresip exits: after `seconds` (`-t`), or — with
  * `quitWhenCallEnds` — as soon as the call is over (SIGTERM), so a test need not wait out `-t`.
  */
-export async function baresipCall(opts: { target: string; micWav: string; seconds: number; rtpPorts?: string; quitWhenCallEnds?: boolean }): Promise<BaresipCallResult> {
+export async function baresipCall(opts: { target: string; micWav: string; seconds: number; rtpPorts?: string; quitWhenCallEnds?: boolean; mediaenc?: MediaEncryption }): Promise<BaresipCallResult> {
   const dir = mkdtempSync(join(tmpdir(), 'baresip-'));
   const conf = join(dir, 'conf');
   mkdirSync(conf);
   const port = await freeUdpishPort();
-  writeFileSync(join(conf, 'config'), configText({ port, dir, micWav: opts.micWav, rtpPorts: opts.rtpPorts ?? '40000-40999' }));
-  writeFileSync(join(conf, 'accounts'), `<sip:tester@127.0.0.1:${port}>;regint=0;audio_codecs=pcmu\n`);
+  writeFileSync(join(conf, 'config'), configText({ port, dir, micWav: opts.micWav, rtpPorts: opts.rtpPorts ?? '40000-40999', mediaenc: opts.mediaenc }));
+  writeFileSync(join(conf, 'accounts'), `<sip:tester@127.0.0.1:${port}>;${['regint=0', 'audio_codecs=pcmu', ...mediaencParam(opts.mediaenc)].join(';')}\n`);
   const child = spawn('baresip', ['-f', conf, '-e', `/dial ${opts.target}`, '-t', String(opts.seconds)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = new LineLog();
   log.attach(child);
@@ -147,6 +157,8 @@ export interface BaresipPhoneOptions {
   /** Registration interval in seconds (account `regint`); default 60. */
   regint?: number;
   rtpPorts?: string;
+  /** SDES-SRTP for the phone's calls (module srtp.so, account `mediaenc`); default none. */
+  mediaenc?: MediaEncryption;
 }
 
 /** A registered baresip that answers calls, running until `stop()` (which unregisters, Expires 0). */
@@ -171,8 +183,8 @@ export class BaresipPhone {
     const conf = join(this.dir, 'conf');
     mkdirSync(conf);
     const port = await freeUdpishPort();
-    writeFileSync(join(conf, 'config'), configText({ port, dir: this.dir, micWav: opts.micWav ?? '/dev/null', rtpPorts: opts.rtpPorts ?? '41000-41999' }));
-    const params = [`auth_pass=${opts.password}`, `regint=${opts.regint ?? 60}`, 'audio_codecs=pcmu,pcma', ...(opts.autoAnswer === false ? [] : ['answermode=auto'])];
+    writeFileSync(join(conf, 'config'), configText({ port, dir: this.dir, micWav: opts.micWav ?? '/dev/null', rtpPorts: opts.rtpPorts ?? '41000-41999', mediaenc: opts.mediaenc }));
+    const params = [`auth_pass=${opts.password}`, `regint=${opts.regint ?? 60}`, 'audio_codecs=pcmu,pcma', ...(opts.autoAnswer === false ? [] : ['answermode=auto']), ...mediaencParam(opts.mediaenc)];
     writeFileSync(join(conf, 'accounts'), `<sip:${opts.username}@127.0.0.1:${opts.registrar}>;${params.join(';')}\n`);
     // stdin stays open: baresip reads UI commands from it.
     const child = spawn('baresip', ['-f', conf], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
