@@ -41,6 +41,7 @@ import { CallRecorder } from './calls/call-recorder.js';
 import { StatusNotifier, type StatusCallbackEvent } from './calls/status-notifier.js';
 import { ApplicationRunner, DEFAULT_APOLOGY } from './calls/application-runner.js';
 import { AccountCallLimits } from './calls/account-call-limits.js';
+import { authenticateCarrier } from './calls/carrier-auth.js';
 import { InboundPolicy } from './calls/inbound-policy.js';
 import { InboundRouter } from './calls/inbound-router.js';
 import { RouteLookup } from './calls/route-lookup.js';
@@ -220,6 +221,15 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     {
       maxCalls: config.maxCalls,
       admitSource: (address) => inboundPolicy.admitSource(address),
+      // A carrier without a fixed address proves itself by digest (407) with its inbound credentials.
+      authenticateCarrier: (invite) =>
+        authenticateCarrier(invite, {
+          findByInboundUsername: (username) => inboundPolicy.digestCarrier(username),
+          anyDigestCarrier: () => inboundPolicy.anyDigestCarrier(),
+          digest,
+          algorithms: config.sipDigestAlgorithms,
+          onAuthFailure: (source) => stack.reportAuthFailure(source),
+        }),
       onRefused: (invite) => {
         refusedInvites.inc();
         // A source that keeps calling without being anyone we know is scanning: it counts towards a ban.
@@ -340,6 +350,8 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     isReady: () => ready,
     metrics: () => metrics.render(),
     metricsAuth: config.metricsAuth,
+    // Request lines at debug, unexpected errors at error; credentials are redacted by createLogger.
+    logger,
     dataDir: config.dataDir,
     liveCalls: registry,
     calls: commands,
