@@ -152,7 +152,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     incomingNumbersResource(deps.store),
     applicationsResource(deps.store),
     apiKeysResource(deps.store),
-    carriersResource(deps.store, deps.carrierRegistrations),
+    carriersResource(deps.store, deps.carrierRegistrations, deps.sipRealm),
   ];
   if (deps.sipRealm !== undefined) resources.push(sipUsersResource(deps.store, { realm: deps.sipRealm }));
   for (const resource of resources) {

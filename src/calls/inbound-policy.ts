@@ -1,7 +1,8 @@
 /**
  * Who may send calls in. An INVITE is admitted when its source address is one a carrier lists in
  * `inboundAddresses` (a trunk or PBX; the call is attributed to that carrier), or — in development
- * mode only, which is what `npm start` runs — when it comes from loopback. SIP users are admitted
+ * mode only, which is what `npm start` runs — when it comes from loopback. A carrier may instead
+ * prove itself by digest (carrier-auth.ts, with the credentials cached here). SIP users are admitted
  * before this, by their digest credentials (caller-auth.ts). Everything else is refused with 403
  * before any application or carrier is involved, so nobody unknown can reach a dial plan (toll
  * fraud). Production mode trusts only what is configured, loopback included. The same trust
@@ -9,6 +10,7 @@
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { StoredCarrierRecord } from '../store/store-types.js';
+import type { CarrierInboundSecrets } from './carrier-auth.js';
 
 export type InboundMode = 'development' | 'production';
 
@@ -17,7 +19,8 @@ export type Admission =
   | { admitted: true; via: 'loopback' }
   | { admitted: false };
 
-export type CarrierSource = Pick<StoredCarrierRecord, 'sid' | 'accountSid' | 'inboundAddresses'>;
+export type CarrierSource = Pick<StoredCarrierRecord, 'sid' | 'accountSid' | 'inboundAddresses'> &
+  Partial<Pick<StoredCarrierRecord, 'inboundUsername' | 'inboundRealm' | 'inboundHa1Md5' | 'inboundHa1Sha256'>>;
 
 export interface InboundPolicyDeps {
   mode: InboundMode;
@@ -62,6 +65,8 @@ function matcherOf(addresses: readonly string[]): BlockList {
 
 export class InboundPolicy {
   private matchers: CarrierMatcher[] = [];
+  /** Carriers that may authenticate by digest instead, by inbound username. */
+  private digestCarriers = new Map<string, CarrierInboundSecrets>();
   private loadedAt = -Infinity;
   private loading: Promise<void> | null = null;
 
@@ -97,6 +102,18 @@ export class InboundPolicy {
     return family !== null && this.matchers.some((m) => m.list.check(a, family));
   }
 
+  /** Whether any enabled carrier authenticates inbound calls by digest (carrier-auth.ts). */
+  async anyDigestCarrier(): Promise<boolean> {
+    await this.fresh();
+    return this.digestCarriers.size > 0;
+  }
+
+  /** The enabled carrier whose inbound digest username this is. */
+  async digestCarrier(username: string): Promise<CarrierInboundSecrets | null> {
+    await this.fresh();
+    return this.digestCarriers.get(username) ?? null;
+  }
+
   /** Carrier changes apply within `refreshMs`; one store read at a time however many INVITEs wait. */
   private async fresh(): Promise<void> {
     const now = (this.deps.now ?? Date.now)();
@@ -105,6 +122,13 @@ export class InboundPolicy {
       try {
         const carriers = await this.deps.carriers();
         this.matchers = carriers.filter((c) => c.inboundAddresses.length > 0).map((c) => ({ sid: c.sid, accountSid: c.accountSid, list: matcherOf(c.inboundAddresses) }));
+        this.digestCarriers = new Map(
+          carriers.flatMap((c) =>
+            c.inboundUsername && c.inboundRealm && c.inboundHa1Md5 && c.inboundHa1Sha256
+              ? [[c.inboundUsername, { sid: c.sid, accountSid: c.accountSid, inboundUsername: c.inboundUsername, realm: c.inboundRealm, ha1Md5: c.inboundHa1Md5, ha1Sha256: c.inboundHa1Sha256 }] as const]
+              : [],
+          ),
+        );
         this.loadedAt = (this.deps.now ?? Date.now)();
       } finally {
         this.loading = null;

@@ -21,6 +21,7 @@ interface CarrierJson {
   prefixes: string[];
   priority: number;
   inboundAddresses: string[];
+  inboundUsername?: string | null;
   fromDomain: string | null;
   techPrefix: string;
   enabled: boolean;
@@ -62,6 +63,9 @@ Carrier flags:
   --priority <0-1000>        lower is tried first (default 10)
   --inbound-address <a>      an IP address or CIDR block that may send calls in (repeatable)
   --clear-inbound-addresses  update: no inbound addresses
+  --inbound-username <user>  digest username its INVITEs may prove themselves with instead of an
+  --inbound-password <pw>    inbound address (give both; a new password alone keeps the username;
+                             --inbound-username '' clears)
   --from-domain <host>       host part of our From through this carrier
   --tech-prefix <digits>     prepended to the dialled number
   --enable / --disable       whether calls use it (default enabled)
@@ -87,6 +91,8 @@ const CARRIER_OPTIONS = {
   priority: { type: 'string' },
   'inbound-address': { type: 'string', multiple: true },
   'clear-inbound-addresses': { type: 'boolean' },
+  'inbound-username': { type: 'string' },
+  'inbound-password': { type: 'string' },
   'from-domain': { type: 'string' },
   'tech-prefix': { type: 'string' },
   enable: { type: 'boolean' },
@@ -126,6 +132,8 @@ export function carrierBody(values: CarrierFlags): Record<string, unknown> {
   if (values['clear-prefixes']) body.prefixes = [];
   if (values['inbound-address']) body.inboundAddresses = values['inbound-address'];
   if (values['clear-inbound-addresses']) body.inboundAddresses = [];
+  if (values['inbound-username'] !== undefined) body.inboundUsername = values['inbound-username'] === '' ? null : values['inbound-username'];
+  if (values['inbound-password'] !== undefined) body.inboundPassword = values['inbound-password'];
   return body;
 }
 
@@ -142,6 +150,7 @@ function carrierFields(c: CarrierJson): string {
     ['prefixes', c.prefixes.length === 0 ? 'every number' : c.prefixes.join(', ')],
     ['priority', c.priority],
     ['inbound addresses', c.inboundAddresses.join(', ')],
+    ['inbound username', c.inboundUsername ?? null],
     ['from domain', c.fromDomain],
     ['tech prefix', c.techPrefix],
     ['enabled', c.enabled ? 'yes' : 'no'],

@@ -10,6 +10,7 @@ import type { SqlRunner } from './migrations.js';
 import { buildSets, checkCommonField } from './application-sql.js';
 import { invalid, iso, selectConfigPage } from './store-sql.js';
 import {
+  StoreError,
   SRTP_POLICY_NAMES,
   type SrtpPolicyName,
   type CarrierPatch,
@@ -33,6 +34,10 @@ const COLUMN_OF: Readonly<Record<keyof CarrierRecord, string>> = {
   prefixes: 'prefixes',
   priority: 'priority',
   inboundAddresses: 'inbound_addresses',
+  inboundUsername: 'inbound_username',
+  inboundRealm: 'inbound_realm',
+  inboundHa1Md5: 'inbound_ha1_md5',
+  inboundHa1Sha256: 'inbound_ha1_sha256',
   fromDomain: 'from_domain',
   techPrefix: 'tech_prefix',
   enabled: 'enabled',
@@ -51,6 +56,8 @@ const PREFIX_RE = /^\+?[0-9]*$/;
 const TECH_PREFIX_RE = /^[A-Za-z0-9*#+._~-]{0,32}$/;
 /** Credentials travel in quoted-strings (RFC 2617 §3.2.2): no control characters. */
 const CREDENTIAL_RE = /^[^\x00-\x1f\x7f]{1,255}$/;
+/** A digest username or realm travels in a quoted-string too, where " and \ would need escaping: refused. */
+const DIGEST_NAME_RE = /^[^\x00-\x1f\x7f"\\]{1,255}$/;
 const MAX_LIST = 100;
 const MAX_PREFIX = 16;
 
@@ -68,6 +75,10 @@ interface CarrierRow {
   prefixes: string[];
   priority: number;
   inbound_addresses: string[];
+  inbound_username: string | null;
+  inbound_realm: string | null;
+  inbound_ha1_md5: string | null;
+  inbound_ha1_sha256: string | null;
   from_domain: string | null;
   tech_prefix: string;
   enabled: boolean;
@@ -91,6 +102,10 @@ function rowToCarrier(r: CarrierRow): StoredCarrierRecord {
     prefixes: r.prefixes,
     priority: r.priority,
     inboundAddresses: r.inbound_addresses,
+    inboundUsername: r.inbound_username,
+    inboundRealm: r.inbound_realm,
+    inboundHa1Md5: r.inbound_ha1_md5,
+    inboundHa1Sha256: r.inbound_ha1_sha256,
     fromDomain: r.from_domain,
     techPrefix: r.tech_prefix,
     enabled: r.enabled,
@@ -164,6 +179,16 @@ function checkField(key: keyof CarrierRecord, value: unknown): void {
     case 'inboundAddresses':
       if (!isStringList(value, isAddressOrCidr)) throw bad(`a list of at most ${MAX_LIST} IP addresses or CIDR blocks`);
       return;
+    case 'inboundUsername':
+    case 'inboundRealm':
+      if (value !== null && (typeof value !== 'string' || !DIGEST_NAME_RE.test(value))) throw bad('1-255 printable characters without quotes or backslashes, or null');
+      return;
+    case 'inboundHa1Md5':
+      if (value !== null && (typeof value !== 'string' || !/^[0-9a-f]{32}$/.test(value))) throw bad('an MD5 HA1 (32 lower-case hex) or null');
+      return;
+    case 'inboundHa1Sha256':
+      if (value !== null && (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value))) throw bad('a SHA-256 HA1 (64 lower-case hex) or null');
+      return;
     case 'techPrefix':
       if (typeof value !== 'string' || !TECH_PREFIX_RE.test(value)) throw bad('up to 32 of A-Z a-z 0-9 * # + . _ ~ -');
       return;
@@ -178,6 +203,8 @@ function carrierError(err: unknown): unknown {
   const constraint = (err as { constraint?: unknown }).constraint;
   if (constraint === 'carriers_credentials_check') return invalid('carrier fields username and password must be given together (or both be null)');
   if (constraint === 'carriers_register_check') return invalid('carrier field register needs a username and password');
+  if (constraint === 'carriers_inbound_credentials_check') return invalid('carrier fields inboundUsername and inboundPassword must be given together (or both be null)');
+  if (constraint === 'carriers_inbound_username_key') return new StoreError('DUPLICATE_USERNAME', 'inboundUsername is already in use on this server');
   return err;
 }
 

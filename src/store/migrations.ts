@@ -215,6 +215,19 @@ ALTER TABLE carriers ADD COLUMN srtp text NOT NULL DEFAULT 'optional' CHECK (srt
 ALTER TABLE sip_users ADD COLUMN srtp text NOT NULL DEFAULT 'optional' CHECK (srtp IN ('optional', 'required', 'off'));
 `;
 
+// Carriers that authenticate inbound calls by digest (no fixed source address): a username unique
+// across carriers (INVITEs are matched by it) and only its HA1s for the realm, as for SIP users.
+const CARRIER_INBOUND_DIGEST = `
+ALTER TABLE carriers ADD COLUMN inbound_username text CONSTRAINT carriers_inbound_username_key UNIQUE;
+ALTER TABLE carriers ADD COLUMN inbound_realm text;
+ALTER TABLE carriers ADD COLUMN inbound_ha1_md5 text;
+ALTER TABLE carriers ADD COLUMN inbound_ha1_sha256 text;
+ALTER TABLE carriers ADD CONSTRAINT carriers_inbound_credentials_check CHECK (
+  (inbound_username IS NULL) = (inbound_ha1_md5 IS NULL)
+  AND (inbound_username IS NULL) = (inbound_ha1_sha256 IS NULL)
+  AND (inbound_username IS NULL) = (inbound_realm IS NULL));
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', sql: INITIAL_SCHEMA },
   { version: 2, name: 'recordings', sql: RECORDINGS },
@@ -222,6 +235,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'numbers, applications, api keys', sql: NUMBERS_APPLICATIONS_API_KEYS },
   { version: 5, name: 'carriers, sip users', sql: CARRIERS_SIP_USERS },
   { version: 6, name: 'srtp policy', sql: SRTP_POLICY },
+  { version: 7, name: 'carrier inbound digest', sql: CARRIER_INBOUND_DIGEST },
 ];
 
 /** Applies pending migrations in order; resolves to the versions applied by this call. */

@@ -283,6 +283,15 @@ export interface CarrierRecord {
   priority: number;
   /** Source addresses (IPv4/IPv6 literals or CIDR blocks) allowed to send calls in through this carrier. */
   inboundAddresses: string[];
+  /**
+   * Digest username the carrier's INVITEs may authenticate with instead of coming from
+   * `inboundAddresses` (unique across carriers); null: address only. Only the HA1s are kept, for
+   * `inboundRealm`; all four are null together.
+   */
+  inboundUsername: string | null;
+  inboundRealm: string | null;
+  inboundHa1Md5: string | null;
+  inboundHa1Sha256: string | null;
   /** Host part of our From on calls through this carrier (null = the carrier's host). */
   fromDomain: string | null;
   /** Prepended to the dialled number in the Request-URI user part (`tech prefix`); '' = none. */

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { basic, startConfigTestServer, type ConfigTestServer } from './config-test-server.js';
+import { basic, startConfigTestServer, TEST_SIP_REALM, type ConfigTestServer } from './config-test-server.js';
+import { digestHa1 } from '../../src/sip/digest.js';
 
 describe('Carriers API (/v1/carriers, native only)', () => {
   let s: ConfigTestServer;
@@ -15,7 +16,7 @@ describe('Carriers API (/v1/carriers, native only)', () => {
     assert.deepEqual({ ...c, sid: 'X', dateCreated: 'D', dateUpdated: 'D' }, {
       sid: 'X', accountSid: s.alice.sid, friendlyName: 'sip.carrier.example', host: 'sip.carrier.example', port: 5060, transport: 'udp',
       username: 'trunk7', hasPassword: true, register: false, registerExpires: 3600, prefixes: ['+1', '+4420'], priority: 10,
-      inboundAddresses: [], fromDomain: null, techPrefix: '', enabled: true, srtp: 'optional', dateCreated: 'D', dateUpdated: 'D',
+      inboundAddresses: [], inboundUsername: null, fromDomain: null, techPrefix: '', enabled: true, srtp: 'optional', dateCreated: 'D', dateUpdated: 'D',
     });
     assert.ok(!created.body.includes('p4ss-w0rd'));
     // The store keeps it as given: answering the carrier's challenges needs it.
@@ -105,6 +106,41 @@ describe('Carriers API (/v1/carriers, native only)', () => {
     const second = (await s.app.inject({ url: first.nextPageUri, headers: s.asAlice })).json();
     assert.deepEqual(second.carriers.map((c: { sid: string }) => c.sid), [sids[0]]);
     assert.equal(second.nextPageUri, null);
+  });
+
+  it('inbound digest credentials: only the username is shown, the HA1s for the realm are stored, a taken username is 409 on any account', async () => {
+    const created = await s.json('POST', '/v1/carriers', { host: 'trunk.example', inboundUsername: 'trunk-in', inboundPassword: 'in-secret-1' });
+    assert.equal(created.statusCode, 201, created.body);
+    const c = created.json();
+    assert.equal(c.inboundUsername, 'trunk-in');
+    for (const hidden of ['in-secret-1', 'inboundHa1', 'inboundRealm', 'inboundPassword']) assert.ok(!created.body.includes(hidden), hidden);
+    const stored = (await s.store.getCarrier(s.alice.sid, c.sid))!;
+    assert.equal(stored.inboundRealm, TEST_SIP_REALM);
+    assert.equal(stored.inboundHa1Md5, digestHa1('MD5', 'trunk-in', TEST_SIP_REALM, 'in-secret-1'));
+    assert.equal(stored.inboundHa1Sha256, digestHa1('SHA-256', 'trunk-in', TEST_SIP_REALM, 'in-secret-1'));
+
+    const taken = await s.json('POST', '/v1/carriers', { host: 'other.example', inboundUsername: 'trunk-in', inboundPassword: 'whatever-1' }, s.asBob);
+    assert.equal(taken.statusCode, 409, taken.body);
+    assert.ok(!taken.body.includes(s.alice.sid), 'the owner is not revealed');
+
+    for (const [body, message] of [
+      [{ inboundUsername: 'renamed' }, /needs inboundPassword/],
+      [{ inboundPassword: 'short' }, /8-128/],
+      [{ inboundUsername: 'bad"name', inboundPassword: 'long-enough' }, /inboundUsername/],
+    ] as const) {
+      const res = await s.json('PATCH', `/v1/carriers/${c.sid}`, body);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(body)}: ${res.body}`);
+      assert.match(res.json().message, message);
+    }
+    // A new password alone keeps the username and rehashes.
+    const rekeyed = await s.json('PATCH', `/v1/carriers/${c.sid}`, { inboundPassword: 'in-secret-2' });
+    assert.equal(rekeyed.statusCode, 200, rekeyed.body);
+    assert.equal((await s.store.getCarrier(s.alice.sid, c.sid))?.inboundHa1Md5, digestHa1('MD5', 'trunk-in', TEST_SIP_REALM, 'in-secret-2'));
+    const cleared = await s.json('PATCH', `/v1/carriers/${c.sid}`, { inboundUsername: null });
+    assert.equal(cleared.statusCode, 200, cleared.body);
+    assert.equal(cleared.json().inboundUsername, null);
+    const after = (await s.store.getCarrier(s.alice.sid, c.sid))!;
+    assert.deepEqual([after.inboundRealm, after.inboundHa1Md5, after.inboundHa1Sha256], [null, null, null]);
   });
 
   it('has no Twilio-dialect routes', async () => {

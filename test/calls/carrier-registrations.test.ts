@@ -109,7 +109,7 @@ function carrier(port: number, o: Partial<StoredCarrierRecord> = {}): StoredCarr
     registerExpires: 3600,
     prefixes: [],
     priority: 10,
-    inboundAddresses: [],
+    inboundAddresses: [], inboundUsername: null, inboundRealm: null, inboundHa1Md5: null, inboundHa1Sha256: null,
     fromDomain: 'carrier.test',
     techPrefix: '',
     enabled: true,

@@ -67,6 +67,14 @@ describe('patchbay carriers', () => {
     const bad = await s.cli(['carriers', 'update', sid, '--srtp', 'always']);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /srtp must be optional, required or off/);
+    const digest = await s.cli(['carriers', 'update', sid, '--inbound-username', 'main-in', '--inbound-password', 'main-in-secret']);
+    assert.equal(digest.code, 0, digest.err);
+    assert.match(digest.out, /^inbound username: +main-in$/m);
+    assert.ok(!digest.out.includes('main-in-secret'));
+    assert.match((await s.store.getCarrier(s.account.sid, sid))?.inboundHa1Sha256 ?? '', /^[0-9a-f]{64}$/);
+    const cleared = await s.cli(['carriers', 'update', sid, '--inbound-username', '']);
+    assert.equal(cleared.code, 0, cleared.err);
+    assert.equal((await s.store.getCarrier(s.account.sid, sid))?.inboundUsername, null);
   });
 
   it("reports usage errors with exit 2 and the API's refusals with exit 1", async () => {
@@ -94,7 +102,7 @@ describe('patchbay carriers', () => {
     assert.match(byName.out, /^Removed Main \(TK[0-9a-f]{32}\)\.\n$/);
     const foreign = await s.store.createCarrier({
       sid: newSid('TK'), accountSid: s.other.sid, friendlyName: 'theirs', host: 'their.example', port: 5060, transport: 'udp', username: null,
-      password: null, register: false, registerExpires: 3600, prefixes: [], priority: 10, inboundAddresses: [], fromDomain: null, techPrefix: '', enabled: true,
+      password: null, register: false, registerExpires: 3600, prefixes: [], priority: 10, inboundAddresses: [], inboundUsername: null, inboundRealm: null, inboundHa1Md5: null, inboundHa1Sha256: null, fromDomain: null, techPrefix: '', enabled: true,
     });
     const denied = await s.cli(['carriers', 'remove', foreign.sid]);
     assert.equal(denied.code, 1);

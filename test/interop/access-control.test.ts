@@ -116,4 +116,33 @@ describe('inbound access control in production mode', () => {
     assert.equal(app.requestsTo('/user').length >= 1, true, 'the user\'s application ran');
     assert.equal(trap.received.length, 0);
   });
+
+  // Last: once a carrier authenticates by digest, unknown sources are challenged (407) instead of refused outright.
+  it('admits a carrier without a listed address that proves itself by digest, and refuses wrong credentials with 403', async () => {
+    const trunk = await api(pb, 'POST', '/v1/carriers', { host: '127.0.0.1', port: trap.port, prefixes: ['+44'], inboundUsername: 'trunk-b', inboundPassword: 'trunk-b-secret' });
+    assert.equal(trunk.status, 201, JSON.stringify(trunk.body));
+    created.unshift(`/v1/carriers/${trunk.body.sid as string}`);
+    assert.equal(trunk.body.inboundUsername, 'trunk-b');
+    // The inbound policy reads carriers at most every 2 s.
+    await new Promise((r) => setTimeout(r, 2200));
+    app.requests.length = 0;
+    app.route('/voice', twiml('<Response><Say>hello</Say><Hangup/></Response>'));
+    const ok = await runSipp({ scenario: 'uac-user-calls.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, keys: { caller: '+15557654321' }, extra: ['-i', '127.0.0.5', '-s', '+14155550123', '-au', 'trunk-b', '-ap', 'trunk-b-secret'] });
+    assert.equal(ok.successful, 1, ok.errors);
+    const call = await waitFor(async () => {
+      const list = await apiGet(pb, '/v1/calls?pageSize=1');
+      const first = (list.body.calls as { sid: string; to: string }[])[0];
+      if (!first || first.to !== '+14155550123') return null;
+      const rec = await apiGet(pb, `/v1/calls/${first.sid}`);
+      return rec.body.endTime ? rec.body : null;
+    }, 10000, 'the carrier call record');
+    const invite = (call.events as { type: string; detail: Record<string, unknown> }[]).find((e) => e.type === 'sip.in' && e.detail.method === 'INVITE');
+    assert.equal(invite?.detail.carrierSid, trunk.body.sid);
+    assert.equal(call.from, '+15557654321');
+
+    const wrong = await runSipp({ scenario: 'uac-auth-expect-403.xml', target: `127.0.0.1:${pb.sipPort}`, calls: 1, keys: { caller: '+15557654321' }, extra: ['-i', '127.0.0.5', '-s', '+14155550124', '-au', 'trunk-b', '-ap', 'not-the-password'] });
+    assert.equal(wrong.successful, 1, wrong.errors);
+    assert.equal(app.requestsTo('/voice').filter((r) => r.params.To === '+14155550124').length, 0, 'the refused call never reached the application');
+    assert.equal(trap.received.length, 0);
+  });
 });

@@ -25,7 +25,7 @@ function carrierRec(accountSid: string, over: Partial<CarrierRecord> = {}): Carr
     registerExpires: 3600,
     prefixes: ['+1', '+4420'],
     priority: 10,
-    inboundAddresses: ['203.0.113.0/24', '2001:db8::1'],
+    inboundAddresses: ['203.0.113.0/24', '2001:db8::1'], inboundUsername: null, inboundRealm: null, inboundHa1Md5: null, inboundHa1Sha256: null,
     fromDomain: null,
     techPrefix: '',
     enabled: true,
@@ -165,7 +165,7 @@ describe('PgliteStore carriers and SIP users', () => {
     await rejectsWith(store.createCarrier(missingHost as CarrierRecord), 'INVALID_RECORD', /host is missing/);
     // Accepted edge values: every prefix ("+"), an IPv6 block, a bracketed IPv6 host, limits.
     const edge = await store.createCarrier(carrierRec(acct, {
-      host: '[2001:db8::5]', port: 65535, prefixes: ['+', '0044'], inboundAddresses: ['0.0.0.0/0', '2001:db8::/32'], registerExpires: 60, priority: 0,
+      host: '[2001:db8::5]', port: 65535, prefixes: ['+', '0044'], inboundAddresses: ['0.0.0.0/0', '2001:db8::/32'], inboundUsername: null, inboundRealm: null, inboundHa1Md5: null, inboundHa1Sha256: null, registerExpires: 60, priority: 0,
       register: true,
     }));
     assert.equal(edge.host, '[2001:db8::5]');

@@ -37,7 +37,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO calls (sid, account_sid, from_addr, to_addr, direction, status, start_time)
         VALUES ('CA1', 'AC1', 'a', 'b', 'inbound', 'completed', now())`);
       await db.query(`INSERT INTO accounts (sid, auth_token, friendly_name) VALUES ('AC1', 'tok', 'old')`);
-      assert.deepEqual(await runMigrations(db), [2, 3, 4, 5, 6]);
+      assert.deepEqual(await runMigrations(db), [2, 3, 4, 5, 6, 7]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 1);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 0);
       // Accounts from before per-account speech settings get the server defaults ({}).
@@ -58,7 +58,7 @@ describe('runMigrations', () => {
       await db.query(`INSERT INTO recordings (sid, account_sid, call_sid, status, source, channels, sample_rate, start_time, file_path)
         VALUES ('RE1', 'AC1', 'CA1', 'completed', 'RecordVerb', 1, 8000, now(), 'recordings/RE1.wav')`);
 
-      assert.deepEqual(await runMigrations(db), [4, 5, 6]);
+      assert.deepEqual(await runMigrations(db), [4, 5, 6, 7]);
       assert.equal((await db.query('SELECT sid FROM calls')).rows.length, 2);
       assert.equal((await db.query('SELECT sid FROM recordings')).rows.length, 1);
       assert.deepEqual((await db.query<{ speech: unknown }>('SELECT speech FROM accounts')).rows, [{ speech: { language: 'fr-FR' } }]);
@@ -87,7 +87,7 @@ describe('runMigrations', () => {
       assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 4)), [1, 2, 3, 4]);
       await db.query(`INSERT INTO applications (sid, account_sid, friendly_name, voice_method, voice_fallback_method, status_callback_method)
         VALUES ('AP1', 'AC1', 'app', 'POST', 'POST', 'POST')`);
-      assert.deepEqual(await runMigrations(db), [5, 6]);
+      assert.deepEqual(await runMigrations(db), [5, 6, 7]);
       assert.equal((await db.query('SELECT sid FROM applications')).rows.length, 1);
       const user = (sid: string, account: string, username: string, app: string | null) => db.query(
         `INSERT INTO sip_users (sid, account_sid, username, friendly_name, realm, ha1_md5, ha1_sha256, voice_application_sid, voice_method, voice_fallback_method, status_callback_method)
@@ -115,11 +115,35 @@ describe('runMigrations', () => {
         VALUES ('TK1', 'AC1', '', 'sip.example', 5060, 'udp', false, 3600, '{}', 10, '{}', '', true)`);
       await db.query(`INSERT INTO sip_users (sid, account_sid, username, friendly_name, realm, ha1_md5, ha1_sha256, voice_method, voice_fallback_method, status_callback_method)
         VALUES ('US1', 'AC1', 'alice', '', 'patchbay', $1, $2, 'POST', 'POST', 'POST')`, ['0'.repeat(32), '0'.repeat(64)]);
-      assert.deepEqual(await runMigrations(db), [6]);
+      assert.deepEqual(await runMigrations(db), [6, 7]);
       assert.deepEqual((await db.query('SELECT srtp FROM carriers')).rows, [{ srtp: 'optional' }]);
       assert.deepEqual((await db.query('SELECT srtp FROM sip_users')).rows, [{ srtp: 'optional' }]);
       await assert.rejects(db.query("UPDATE sip_users SET srtp = 'mandatory'"), (e: unknown) => (e as { code?: string }).code === '23514');
       await db.query("UPDATE carriers SET srtp = 'required'");
+    } finally {
+      await pg.close();
+    }
+  });
+
+  it('upgrades a version-6 database in place: carriers get no inbound credentials; the four columns are set or cleared together and usernames are unique', async () => {
+    const pg = await PGlite.create();
+    const db = pg as unknown as SqlDatabase;
+    try {
+      assert.deepEqual(await runMigrations(db, MIGRATIONS.filter((m) => m.version <= 6)), [1, 2, 3, 4, 5, 6]);
+      const carrier = (sid: string) =>
+        db.query(`INSERT INTO carriers (sid, account_sid, friendly_name, host, port, transport, register, register_expires, prefixes, priority, inbound_addresses, tech_prefix, enabled)
+          VALUES ($1, 'AC1', '', 'sip.example', 5060, 'udp', false, 3600, '{}', 10, '{}', '', true)`, [sid]);
+      await carrier('TK1');
+      await carrier('TK2');
+      assert.deepEqual(await runMigrations(db), [7]);
+      assert.deepEqual((await db.query("SELECT inbound_username, inbound_realm, inbound_ha1_md5, inbound_ha1_sha256 FROM carriers WHERE sid = 'TK1'")).rows, [
+        { inbound_username: null, inbound_realm: null, inbound_ha1_md5: null, inbound_ha1_sha256: null },
+      ]);
+      const setCreds = (sid: string, username: string | null) =>
+        db.query('UPDATE carriers SET inbound_username = $2, inbound_realm = $3, inbound_ha1_md5 = $4, inbound_ha1_sha256 = $5 WHERE sid = $1', [sid, username, 'patchbay', '0'.repeat(32), '0'.repeat(64)]);
+      await setCreds('TK1', 'trunk');
+      await assert.rejects(setCreds('TK2', 'trunk'), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_inbound_username_key');
+      await assert.rejects(setCreds('TK2', null), (e: unknown) => (e as { constraint?: string }).constraint === 'carriers_inbound_credentials_check');
     } finally {
       await pg.close();
     }
