@@ -86,7 +86,7 @@ export class CallDialog {
       return respond(200, { body: Buffer.from(this.lastLocalSdp, 'latin1'), contentType: 'application/sdp' });
     }
     this.sdpVersion++;
-    const result = answerOffer(req.body.toString('latin1'), { address: this.publicAddress, port: media.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion });
+    const result = answerOffer(req.body.toString('latin1'), { address: this.publicAddress, port: media.localPort, sessionId: this.sdpSessionId, sessionVersion: this.sdpVersion, srtp: media.localSrtp });
     if (!result.ok) {
       this.host.note('sip.in', { method: 'INVITE', reinvite: true, result: 488 });
       return respond(488, { reason: result.reason });

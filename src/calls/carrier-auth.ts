@@ -9,6 +9,7 @@
  * an address-only install does not start answering scanners with challenges.
  */
 import type { SipAddress, SipRequest } from '../sip/message.js';
+import type { SrtpPolicyName } from '../store/store-types.js';
 import type { DigestAlgorithm, DigestServer, StoredDigestSecrets } from '../sip/digest.js';
 import { parseCredentials } from '../sip/digest.js';
 import { offeredChallenges, type CallerInvite } from './caller-auth.js';
@@ -17,6 +18,8 @@ import { offeredChallenges, type CallerInvite } from './caller-auth.js';
 export interface CarrierInboundSecrets extends StoredDigestSecrets {
   sid: string;
   accountSid: string;
+  /** The carrier's SRTP policy, which its calls get. */
+  srtp: SrtpPolicyName;
   inboundUsername: string;
   /** The realm the HA1s were made for: another realm's HA1 can never match. */
   realm: string;
@@ -35,7 +38,7 @@ export interface CarrierAuthDeps {
 
 export type CarrierAuthOutcome =
   /** Authenticated: the call comes in through this carrier. */
-  | { carrierSid: string; accountSid: string }
+  | { carrierSid: string; accountSid: string; srtp: SrtpPolicyName }
   /** 407 or 403 was sent. */
   | 'answered'
   /** No digest carrier exists: the caller decides (403). */
@@ -62,7 +65,7 @@ export async function authenticateCarrier(invite: CallerInvite, deps: CarrierAut
   const algorithm = usedAlgorithm(req, deps.digest.realm);
   const allowed = deps.algorithms ?? ['SHA-256', 'MD5'];
   if (verdict.result === 'ok' && carrier && carrier.inboundUsername === verdict.username && algorithm && allowed.includes(algorithm)) {
-    return { carrierSid: carrier.sid, accountSid: carrier.accountSid };
+    return { carrierSid: carrier.sid, accountSid: carrier.accountSid, srtp: carrier.srtp };
   }
   invite.respond(403, { reason: 'Forbidden' });
   if (invite.source) deps.onAuthFailure?.(invite.source);

@@ -8,7 +8,7 @@
  * and 6xx (603 Decline) are the callee's answer and end the attempt.
  */
 import type { HeaderField, SipAddress } from '../sip/message.js';
-import type { StoredCarrierRecord } from '../store/store-types.js';
+import type { SrtpPolicyName, StoredCarrierRecord } from '../store/store-types.js';
 
 /** One INVITE to try: where it goes and how to authenticate. */
 export interface SipAttempt {
@@ -26,6 +26,8 @@ export interface SipAttempt {
   fromHost: string | null;
   /** What the attempt goes through, for the call's timeline (`carrier TK…`). */
   via: string | null;
+  /** SRTP policy of what the attempt reaches (a carrier's); absent: the leg's, else optional. */
+  srtp?: SrtpPolicyName;
 }
 
 const digitsOf = (n: string): string => n.replace(/^\+/, '');
@@ -70,6 +72,7 @@ export function carrierAttempt(carrier: StoredCarrierRecord, number: string, hea
     credentials: carrier.username && carrier.password ? { username: carrier.username, password: carrier.password } : null,
     fromHost: carrier.fromDomain ?? hostPart(carrier.host),
     via: `carrier ${carrier.sid}`,
+    srtp: carrier.srtp ?? 'optional',
   };
 }
 

@@ -9,17 +9,17 @@
  * exempts a source from the SIP flood guard's rate limits and bans (`isTrustedSource`).
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import type { StoredCarrierRecord } from '../store/store-types.js';
+import type { SrtpPolicyName, StoredCarrierRecord } from '../store/store-types.js';
 import type { CarrierInboundSecrets } from './carrier-auth.js';
 
 export type InboundMode = 'development' | 'production';
 
 export type Admission =
-  | { admitted: true; via: 'carrier'; carrierSid: string; accountSid: string }
+  | { admitted: true; via: 'carrier'; carrierSid: string; accountSid: string; srtp: SrtpPolicyName }
   | { admitted: true; via: 'loopback' }
   | { admitted: false };
 
-export type CarrierSource = Pick<StoredCarrierRecord, 'sid' | 'accountSid' | 'inboundAddresses'> &
+export type CarrierSource = Pick<StoredCarrierRecord, 'sid' | 'accountSid' | 'inboundAddresses' | 'srtp'> &
   Partial<Pick<StoredCarrierRecord, 'inboundUsername' | 'inboundRealm' | 'inboundHa1Md5' | 'inboundHa1Sha256'>>;
 
 export interface InboundPolicyDeps {
@@ -32,6 +32,7 @@ export interface InboundPolicyDeps {
 }
 
 interface CarrierMatcher {
+  srtp: SrtpPolicyName;
   sid: string;
   accountSid: string;
   list: BlockList;
@@ -83,7 +84,7 @@ export class InboundPolicy {
     const family = isIPv4(a) ? 'ipv4' : isIPv6(a) ? 'ipv6' : null;
     if (family) {
       const carrier = this.matchers.find((m) => m.list.check(a, family));
-      if (carrier) return { admitted: true, via: 'carrier', carrierSid: carrier.sid, accountSid: carrier.accountSid };
+      if (carrier) return { admitted: true, via: 'carrier', carrierSid: carrier.sid, accountSid: carrier.accountSid, srtp: carrier.srtp };
     }
     if (this.deps.mode === 'development' && isLoopback(a)) return { admitted: true, via: 'loopback' };
     return { admitted: false };
@@ -121,11 +122,11 @@ export class InboundPolicy {
     this.loading ??= (async () => {
       try {
         const carriers = await this.deps.carriers();
-        this.matchers = carriers.filter((c) => c.inboundAddresses.length > 0).map((c) => ({ sid: c.sid, accountSid: c.accountSid, list: matcherOf(c.inboundAddresses) }));
+        this.matchers = carriers.filter((c) => c.inboundAddresses.length > 0).map((c) => ({ sid: c.sid, accountSid: c.accountSid, srtp: c.srtp ?? 'optional', list: matcherOf(c.inboundAddresses) }));
         this.digestCarriers = new Map(
           carriers.flatMap((c) =>
             c.inboundUsername && c.inboundRealm && c.inboundHa1Md5 && c.inboundHa1Sha256
-              ? [[c.inboundUsername, { sid: c.sid, accountSid: c.accountSid, inboundUsername: c.inboundUsername, realm: c.inboundRealm, ha1Md5: c.inboundHa1Md5, ha1Sha256: c.inboundHa1Sha256 }] as const]
+              ? [[c.inboundUsername, { sid: c.sid, accountSid: c.accountSid, srtp: c.srtp ?? 'optional', inboundUsername: c.inboundUsername, realm: c.inboundRealm, ha1Md5: c.inboundHa1Md5, ha1Sha256: c.inboundHa1Sha256 }] as const]
               : [],
           ),
         );

@@ -14,6 +14,7 @@ import type { ApplicationRunner, ApplicationTarget, InlineDocument } from './app
 import type { CallRegistry } from './call-registry.js';
 import type { StatusCallbackTarget } from './status-notifier.js';
 import type { Admission } from './inbound-policy.js';
+import type { SrtpPolicy } from '../sip/sdes-negotiation.js';
 import type { AccountAdmission } from './account-call-limits.js';
 import type { CarrierAuthOutcome } from './carrier-auth.js';
 
@@ -26,6 +27,8 @@ export interface InboundRoute {
   application: ApplicationTarget | null;
   statusCallback: StatusCallbackTarget | null;
   phoneNumberSid: string | null;
+  /** The caller's SRTP policy (a SIP user's); absent: the carrier's, else optional. */
+  srtp?: SrtpPolicy;
 }
 
 export interface InboundRouterOptions {
@@ -146,6 +149,14 @@ export class InboundRouter {
     }
     // The caller may have given up while the number was looked up.
     if (invite.cancelled || invite.finalResponseSent) return null;
+    // SRTP policy of who is calling (RFC 4568): refused before any application is asked.
+    const srtp: SrtpPolicy = route.srtp ?? (admission?.admitted && admission.via === 'carrier' ? admission.srtp : 'optional');
+    const secure = answerOffer(req.body.toString('latin1'), { address: this.callDeps.media.publicAddress, port: 9, sessionId: '0', sessionVersion: 0, srtp: { policy: srtp } });
+    if (!secure.ok) {
+      const headers = secure.warning ? [{ name: 'Warning', value: `${secure.warning.code} ${this.callDeps.media.publicAddress} "${secure.warning.text}"` }] : [];
+      invite.respond(488, { reason: secure.reason, headers });
+      return null;
+    }
     // Checked here, synchronously with registry.add below, so two INVITEs cannot share the last slot.
     const limited = this.opts.admitAccount?.(route.accountSid);
     if (limited && !limited.admitted) {
@@ -175,6 +186,7 @@ export class InboundRouter {
       this.callDeps,
     );
     call.statusCallback = route.statusCallback;
+    call.srtpPolicy = srtp;
     this.registry.add(call);
     call.note('sip.in', {
       method: 'INVITE',

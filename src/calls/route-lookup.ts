@@ -45,7 +45,8 @@ export class RouteLookup {
     const user = await authenticateCaller(invite, { users: store, digest, algorithms, ...(onAuthFailure ? { onAuthFailure } : {}) });
     if (user === null) return 'answered';
     if (user === 'not-a-user') return null;
-    return (await this.routeOf(user, user, null)) ?? 'answered';
+    const route = await this.routeOf(user, user, null);
+    return route ? { ...route, srtp: user.srtp ?? 'optional' } : 'answered';
   }
 
   private async routeOf(owner: Owned, own: VoiceSettings, phoneNumberSid: string | null): Promise<InboundRoute | null> {

@@ -12,7 +12,7 @@ import { inviteRequest, RecordingInvite } from '../helpers/recording-invite.js';
 const REALM = 'patchbay';
 
 function carrier(sid: string, username: string, password: string, realm = REALM): CarrierInboundSecrets {
-  return { sid, accountSid: 'AC1', inboundUsername: username, realm, ha1Md5: digestHa1('MD5', username, realm, password), ha1Sha256: digestHa1('SHA-256', username, realm, password) };
+  return { sid, accountSid: 'AC1', srtp: 'optional', inboundUsername: username, realm, ha1Md5: digestHa1('MD5', username, realm, password), ha1Sha256: digestHa1('SHA-256', username, realm, password) };
 }
 
 const trunk = carrier('TK1', 'trunk-a', 'trunk-secret');
@@ -47,7 +47,7 @@ describe('authenticateCarrier', () => {
 
     const c = pickChallenge(first.challenges())!;
     const second = attempt(authorizationFor(c, { username: 'trunk-a', password: 'trunk-secret' }, 'INVITE', 'sip:+15550001111@127.0.0.1', 1));
-    assert.deepEqual(await authenticateCarrier(second, deps), { carrierSid: 'TK1', accountSid: 'AC1' });
+    assert.deepEqual(await authenticateCarrier(second, deps), { carrierSid: 'TK1', accountSid: 'AC1', srtp: 'optional' });
     assert.deepEqual(second.responses, []);
   });
 

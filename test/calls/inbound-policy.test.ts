@@ -4,16 +4,16 @@ import { InboundPolicy, isLoopback, type CarrierSource } from '../../src/calls/i
 
 const carriers: CarrierSource[] = [
   { sid: 'CR1', accountSid: 'AC1', inboundAddresses: ['203.0.113.0/24'] },
-  { sid: 'CR2', accountSid: 'AC2', inboundAddresses: ['198.51.100.7', '2001:db8::/32'] },
+  { sid: 'CR2', accountSid: 'AC2', inboundAddresses: ['198.51.100.7', '2001:db8::/32'], srtp: 'required' },
   { sid: 'CR3', accountSid: 'AC1', inboundAddresses: [] },
 ];
 
-test('a carrier\'s listed address or CIDR admits the call and names the carrier', async () => {
+test('a carrier\'s listed address or CIDR admits the call, names the carrier and gives its SRTP policy', async () => {
   const policy = new InboundPolicy({ mode: 'production', carriers: async () => carriers });
-  assert.deepEqual(await policy.admitSource('203.0.113.99'), { admitted: true, via: 'carrier', carrierSid: 'CR1', accountSid: 'AC1' });
-  assert.deepEqual(await policy.admitSource('198.51.100.7'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2' });
-  assert.deepEqual(await policy.admitSource('::ffff:198.51.100.7'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2' });
-  assert.deepEqual(await policy.admitSource('2001:db8:1::5'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2' });
+  assert.deepEqual(await policy.admitSource('203.0.113.99'), { admitted: true, via: 'carrier', carrierSid: 'CR1', accountSid: 'AC1', srtp: 'optional' });
+  assert.deepEqual(await policy.admitSource('198.51.100.7'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2', srtp: 'required' });
+  assert.deepEqual(await policy.admitSource('::ffff:198.51.100.7'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2', srtp: 'required' });
+  assert.deepEqual(await policy.admitSource('2001:db8:1::5'), { admitted: true, via: 'carrier', carrierSid: 'CR2', accountSid: 'AC2', srtp: 'required' });
   assert.deepEqual(await policy.admitSource('198.51.100.8'), { admitted: false });
   assert.deepEqual(await policy.admitSource('203.0.114.1'), { admitted: false });
 });
@@ -30,7 +30,7 @@ test('production mode does not trust loopback; development mode does', async () 
 
 test('a loopback carrier address is attributed to the carrier even in development mode', async () => {
   const dev = new InboundPolicy({ mode: 'development', carriers: async () => [{ sid: 'CRL', accountSid: 'AC9', inboundAddresses: ['127.0.0.2'] }] });
-  assert.deepEqual(await dev.admitSource('127.0.0.2'), { admitted: true, via: 'carrier', carrierSid: 'CRL', accountSid: 'AC9' });
+  assert.deepEqual(await dev.admitSource('127.0.0.2'), { admitted: true, via: 'carrier', carrierSid: 'CRL', accountSid: 'AC9', srtp: 'optional' });
   assert.deepEqual(await dev.admitSource('127.0.0.1'), { admitted: true, via: 'loopback' });
 });
 

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } from './harness/patchbay.js';
 import { baresipCall, BaresipPhone, type BaresipLine } from './harness/baresip.js';
-import { activePart, bestCorrelation, toFloat } from './harness/audio-analysis.js';
+import { activePart, bestCorrelation, toFloat, worstPartCorrelation } from './harness/audio-analysis.js';
 import { decodeWav, encodeWav } from '../../src/media/wav.js';
 import { EspeakTts } from '../../src/speech/espeak-tts.js';
 import { resample } from '../../src/media/resampler.js';
@@ -76,27 +76,16 @@ interface Hearing {
   backwards: number;
 }
 
-/** Each quarter of the clip is matched on its own; see `hearing`. */
-const SEGMENTS = 4;
-
 /**
- * Correlations of what a phone heard with what it should hear and with two controls it never got.
- * The expected speech is scored as its worst quarter, each quarter matched anywhere in the dump:
- * the mic plays the clip twice, and on a loaded machine the bridge may trim a few milliseconds of
- * standing delay in the middle of one copy (a time slip that halves a whole-clip correlation although
- * every word arrived). Every quarter must still be heard clearly somewhere.
+ * Correlations of what a phone heard with what it should hear (its worst quarter, each matched
+ * anywhere in the dump: see worstPartCorrelation) and with two controls it never got.
  */
 function hearing(heardWav: string | null, expected: Float32Array, ownSpeech: Float32Array): Hearing {
   assert.ok(heardWav, 'the phone dumped what it heard');
   const heard = mono(heardWav);
   const match = bestCorrelation(heard, expected);
-  const quarter = Math.floor(expected.length / SEGMENTS);
-  let worstQuarter = 1;
-  for (let s = 0; s < SEGMENTS; s++) {
-    worstQuarter = Math.min(worstQuarter, bestCorrelation(heard, expected.subarray(s * quarter, (s + 1) * quarter)).value);
-  }
   return {
-    expected: worstQuarter,
+    expected: worstPartCorrelation(heard, expected),
     expectedLag: match.lag,
     own: bestCorrelation(heard, ownSpeech).value,
     backwards: bestCorrelation(heard, reversed(expected)).value,

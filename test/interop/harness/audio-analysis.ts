@@ -46,6 +46,19 @@ export function bestCorrelation(recording: Float32Array, reference: Float32Array
   return best;
 }
 
+/**
+ * The worst of `segments` equal parts of `reference`, each matched at its own best lag in
+ * `recording`. A bridge that trims a few milliseconds of standing delay mid-clip on a loaded
+ * machine shifts the rest of the clip: one whole-clip correlation then drops (0.7) although every
+ * word arrived; per part, each must still be clearly there.
+ */
+export function worstPartCorrelation(recording: Float32Array, reference: Float32Array, segments = 4): number {
+  const part = Math.floor(reference.length / segments);
+  let worst = 1;
+  for (let s = 0; s < segments; s++) worst = Math.min(worst, bestCorrelation(recording, reference.subarray(s * part, (s + 1) * part)).value);
+  return worst;
+}
+
 /** Seconds of the signal whose 20 ms frames are louder than `threshold` RMS, and the first/last active time. */
 export function activity(x: Float32Array, sampleRate: number, threshold = 0.01): { activeSeconds: number; firstSeconds: number; lastSeconds: number } {
   const frame = Math.round(sampleRate * 0.02);
