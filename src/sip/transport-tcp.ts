@@ -58,6 +58,12 @@ interface TcpConnection {
   readonly framer: StreamFramer;
   readonly peer: SipAddress;
   lastActivity: number;
+  /**
+   * Sends held while an outbound connection is still connecting (and, for TLS, handshaking); null
+   * once it is ready. Their callbacks learn of a failed connect or handshake, which a write queued
+   * inside the TLS layer would not report (RFC 3261 §17.1.4: the transaction must hear of it).
+   */
+  waiting: { buf: Buffer; cb: SendCallback }[] | null;
 }
 
 const PONG = Buffer.from('\r\n');
@@ -149,10 +155,31 @@ export class TcpTransport implements StreamTransport {
         return;
       }
       conn = this.track(this.dial(host, port), { transport: this.name, host, port });
+      this.awaitReady(conn);
     }
     conn.lastActivity = this.opts.clock.now();
-    // Writes before 'connect' are buffered by net.Socket; a failed connect fails them via cb.
-    conn.socket.write(buf, (err) => cb(err ?? null));
+    if (conn.waiting) conn.waiting.push({ buf, cb });
+    else conn.socket.write(buf, (err) => cb(err ?? null));
+  }
+
+  /** Holds sends on a dialled connection until it is connected (TLS: handshake done), or fails them. */
+  private awaitReady(conn: TcpConnection): void {
+    conn.waiting = [];
+    const readyEvent = this.opts.secure ? 'secureConnect' : 'connect';
+    const settle = (err: Error | null): void => {
+      const waiting = conn.waiting;
+      if (!waiting) return;
+      conn.waiting = null;
+      conn.socket.off(readyEvent, onReady);
+      for (const w of waiting) {
+        if (err) w.cb(err);
+        else conn.socket.write(w.buf, (e) => w.cb(e ?? null));
+      }
+    };
+    const onReady = (): void => settle(null);
+    conn.socket.once(readyEvent, onReady);
+    conn.socket.once('error', (err) => settle(err));
+    conn.socket.once('close', () => settle(new TransportError('SIP_TRANSPORT_CLOSED', `${this.name.toUpperCase()} connection to ${conn.peer.host}:${conn.peer.port} closed before it was ready`)));
   }
 
   stop(): Promise<void> {
@@ -213,6 +240,7 @@ export class TcpTransport implements StreamTransport {
       peer,
       framer: new StreamFramer({ maxMessageBytes: this.opts.maxMessageBytes }),
       lastActivity: this.opts.clock.now(),
+      waiting: null,
     };
     this.connections.set(key, conn);
     const source = sourceKey(peer.host);
