@@ -228,7 +228,7 @@ export class TransportLayer {
       this.handler?.onTransportError?.(err as Error, dest);
       return;
     }
-    const stream = dest.transport === 'udp' ? undefined : this.streams.get(dest.transport);
+    const stream = dest.transport === 'udp' ? undefined : this.streamFor(dest);
     if (dest.transport === 'udp') this.udp.send(buf, dest.host, dest.port, cb);
     else if (stream) stream.send(buf, dest.host, dest.port, cb);
     else {
@@ -273,13 +273,27 @@ export class TransportLayer {
     handler.onRequest(msg, source, via);
   }
 
+  /**
+   * The stream transport for `dest`. WS and WSS are one family: browser stacks (JsSIP) write
+   * `;transport=ws` in their Contact even on a WSS connection, so a `ws` destination that only a
+   * WSS connection knows goes over that connection (and the other way round).
+   */
+  private streamFor(dest: SipAddress): StreamTransport | undefined {
+    const named = dest.transport === 'udp' ? undefined : this.streams.get(dest.transport);
+    if (dest.transport !== 'ws' && dest.transport !== 'wss') return named;
+    if (named?.hasConnection(dest.host, dest.port)) return named;
+    const sibling = this.streams.get(dest.transport === 'ws' ? 'wss' : 'ws');
+    return sibling?.hasConnection(dest.host, dest.port) ? sibling : named;
+  }
+
   /** Records the message's Contact address as an alias of the connection it came on (see header). */
   private learnAlias(msg: SipMessage, source: SipAddress): void {
     const contact = msg.headers.get('contact');
     if (contact === undefined) return;
     const uri = parseNameAddr(splitHeaderValues(contact)[0] ?? contact)?.uri;
     const addr = uri ? uriAddress(uri, source.transport) : null;
-    if (!addr || addr.transport !== source.transport) return;
+    const webSocket = (x: SipAddress['transport']): boolean => x === 'ws' || x === 'wss';
+    if (!addr || (addr.transport !== source.transport && !(webSocket(addr.transport) && webSocket(source.transport)))) return;
     if (addr.host === source.host && addr.port === source.port) return;
     // A TLS peer may only alias its own host: we could otherwise be made to send to someone else's flow.
     const t = source.transport;
