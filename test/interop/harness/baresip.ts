@@ -8,6 +8,9 @@
  *   with the same WAV microphone and dump; it unregisters when stopped (SIGTERM).
  * Every output line is kept with the time the test saw it, so tests can time call events
  * (established, closed) from outside Patchbay.
+ * `transport: 'tls'` makes either one talk SIP over TLS (libre's TLS in baresip-core): the caller
+ * dials a `;transport=tls` target, the phone registers with a `;transport=tls` AOR. `tlsCaFile`
+ * is given to baresip as `sip_cafile` (the CA it trusts for the server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,12 +74,16 @@ class LineLog {
   }
 }
 
-/** The `config` file: UDP only on loopback, G.711, a WAV mic, what is heard dumped to `dir`. */
-function configText(opts: { port: number; dir: string; micWav: string; rtpPorts: string; mediaenc?: MediaEncryption }): string {
+/** SIP transport of a baresip: UDP (default) or TLS. */
+export type BaresipTransport = 'udp' | 'tls';
+
+/** The `config` file: UDP (or UDP and TLS) on loopback, G.711, a WAV mic, what is heard dumped to `dir`. */
+function configText(opts: { port: number; dir: string; micWav: string; rtpPorts: string; mediaenc?: MediaEncryption; transport?: BaresipTransport; tlsCaFile?: string }): string {
   return [
     'poll_method poll',
     `sip_listen 127.0.0.1:${opts.port}`,
-    'sip_transports udp',
+    opts.transport === 'tls' ? 'sip_transports udp,tls' : 'sip_transports udp',
+    ...(opts.tlsCaFile ? [`sip_cafile ${opts.tlsCaFile}`] : []),
     // Without it baresip puts the machine's external address in its SDP.
     'net_interface 127.0.0.1',
     `audio_source aufile,${opts.micWav}`,
@@ -118,12 +125,21 @@ const CALL_TERMINATED = /Call with \S+ terminated \(duration/;
  * Dials `target` and resolves when baresip exits: after `seconds` (`-t`), or — with
  * `quitWhenCallEnds` — as soon as the call is over (SIGTERM), so a test need not wait out `-t`.
  */
-export async function baresipCall(opts: { target: string; micWav: string; seconds: number; rtpPorts?: string; quitWhenCallEnds?: boolean; mediaenc?: MediaEncryption }): Promise<BaresipCallResult> {
+export async function baresipCall(opts: {
+  target: string;
+  micWav: string;
+  seconds: number;
+  rtpPorts?: string;
+  quitWhenCallEnds?: boolean;
+  mediaenc?: MediaEncryption;
+  transport?: BaresipTransport;
+  tlsCaFile?: string;
+}): Promise<BaresipCallResult> {
   const dir = mkdtempSync(join(tmpdir(), 'baresip-'));
   const conf = join(dir, 'conf');
   mkdirSync(conf);
   const port = await freeUdpishPort();
-  writeFileSync(join(conf, 'config'), configText({ port, dir, micWav: opts.micWav, rtpPorts: opts.rtpPorts ?? '40000-40999', mediaenc: opts.mediaenc }));
+  writeFileSync(join(conf, 'config'), configText({ port, dir, micWav: opts.micWav, rtpPorts: opts.rtpPorts ?? '40000-40999', mediaenc: opts.mediaenc, transport: opts.transport, tlsCaFile: opts.tlsCaFile }));
   writeFileSync(join(conf, 'accounts'), `<sip:tester@127.0.0.1:${port}>;${['regint=0', 'audio_codecs=pcmu', ...mediaencParam(opts.mediaenc)].join(';')}\n`);
   const child = spawn('baresip', ['-f', conf, '-e', `/dial ${opts.target}`, '-t', String(opts.seconds)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = new LineLog();
@@ -143,8 +159,12 @@ export async function baresipCall(opts: { target: string; micWav: string; second
 }
 
 export interface BaresipPhoneOptions {
-  /** Patchbay's SIP (UDP) port on 127.0.0.1: the registrar and the domain of the account. */
+  /** Patchbay's SIP port on 127.0.0.1 (UDP, or its TLS port with `transport: 'tls'`): the registrar and the domain of the account. */
   registrar: number;
+  /** SIP transport to the registrar (default udp). */
+  transport?: BaresipTransport;
+  /** CA file baresip trusts for the registrar's TLS certificate (`sip_cafile`). */
+  tlsCaFile?: string;
   username: string;
   password: string;
   /**
@@ -183,9 +203,13 @@ export class BaresipPhone {
     const conf = join(this.dir, 'conf');
     mkdirSync(conf);
     const port = await freeUdpishPort();
-    writeFileSync(join(conf, 'config'), configText({ port, dir: this.dir, micWav: opts.micWav ?? '/dev/null', rtpPorts: opts.rtpPorts ?? '41000-41999', mediaenc: opts.mediaenc }));
+    writeFileSync(
+      join(conf, 'config'),
+      configText({ port, dir: this.dir, micWav: opts.micWav ?? '/dev/null', rtpPorts: opts.rtpPorts ?? '41000-41999', mediaenc: opts.mediaenc, transport: opts.transport, tlsCaFile: opts.tlsCaFile }),
+    );
     const params = [`auth_pass=${opts.password}`, `regint=${opts.regint ?? 60}`, 'audio_codecs=pcmu,pcma', ...(opts.autoAnswer === false ? [] : ['answermode=auto']), ...mediaencParam(opts.mediaenc)];
-    writeFileSync(join(conf, 'accounts'), `<sip:${opts.username}@127.0.0.1:${opts.registrar}>;${params.join(';')}\n`);
+    const aor = `sip:${opts.username}@127.0.0.1:${opts.registrar}${opts.transport === 'tls' ? ';transport=tls' : ''}`;
+    writeFileSync(join(conf, 'accounts'), `<${aor}>;${params.join(';')}\n`);
     // stdin stays open: baresip reads UI commands from it.
     const child = spawn('baresip', ['-f', conf], { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] });
     this.out.attach(child);
