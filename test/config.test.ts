@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       sipRealm: 'patchbay', sipDigestAlgorithms: ['SHA-256', 'MD5'], registerMinExpires: 60, registerMaxExpires: 3600,
       publicUrl: null, mode: 'development',
       sipGuard: { requestsPerSecond: 50, burst: 100, banMs: 600000, authFailuresBeforeBan: 10, authFailureWindowMs: 60000, maxConnectionsPerSource: 50, trustedSources: [] },
+      sipTransports: { tlsPort: 5061, wsPort: 8088, wssPort: 8089, certFile: null, keyFile: null },
       speech: { defaultRecognizer: 'pocketsphinx', deepgramApiKey: null, openaiApiKey: null, elevenlabsApiKey: null, recognizerUrl: null },
       appUrls: { blockPrivate: false, allowedNetworks: [], caPem: null, mediaMaxBytes: 50 * 1024 * 1024 },
       metricsAuth: false,
@@ -43,6 +44,7 @@ describe('loadConfig', () => {
         '--sip-rate-limit', '20', '--sip-ban-seconds', '2', '--sip-auth-failures-before-ban', '3/10', '--sip-max-connections-per-source', '5',
         '--sip-trusted-sources', '10.0.0.0/8, 2001:db8::/32 192.0.2.7', '--speech-recognizer', 'WebSocket', '--recognizer-url', 'ws://127.0.0.1:9/asr',
         '--block-private-webhooks', 'true', '--webhook-allowed-networks', '10.1.0.0/16', '--media-max-size', '2', '--metrics-auth', 'yes',
+        '--tls-port', '0', '--ws-port', 'off', '--wss-port', '9443', '--tls-cert', '/etc/pb/cert.pem', '--tls-key', 'key.pem',
       ],
       { PATCHBAY_DEEPGRAM_API_KEY: 'dg-key', PATCHBAY_OPENAI_API_KEY: 'sk-test', PATCHBAY_ELEVENLABS_API_KEY: 'el-key' },
     );
@@ -54,6 +56,7 @@ describe('loadConfig', () => {
       logLevel: 'debug', maxCalls: 42, accountCallsPerSecond: 3, accountMaxCalls: 7, accountInboundCallsPerSecond: 0, accountInboundMaxCalls: 9,
       sipRealm: 'pbx.example', sipDigestAlgorithms: ['MD5'], registerMinExpires: 30, registerMaxExpires: 600, publicUrl: 'https://pbx.example', mode: 'production',
       sipGuard: { requestsPerSecond: 20, burst: 40, banMs: 2000, authFailuresBeforeBan: 3, authFailureWindowMs: 10000, maxConnectionsPerSource: 5, trustedSources: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] },
+      sipTransports: { tlsPort: 0, wsPort: null, wssPort: 9443, certFile: '/etc/pb/cert.pem', keyFile: resolve('key.pem') },
       speech: { defaultRecognizer: 'websocket', deepgramApiKey: 'dg-key', openaiApiKey: 'sk-test', elevenlabsApiKey: 'el-key', recognizerUrl: 'ws://127.0.0.1:9/asr' },
       appUrls: { blockPrivate: true, allowedNetworks: ['10.1.0.0/16'], caPem: null, mediaMaxBytes: 2 * 1024 * 1024 },
       metricsAuth: true,
@@ -77,6 +80,19 @@ describe('loadConfig', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads the SIP TLS/WS/WSS settings and refuses half a certificate or a shared port, naming the flag or variable', () => {
+    const c = loadConfig([], { PATCHBAY_TLS_PORT: 'OFF', PATCHBAY_WS_PORT: '0', PATCHBAY_WSS_PORT: 'disabled' });
+    assert.deepEqual(c.sipTransports, { tlsPort: null, wsPort: 0, wssPort: null, certFile: null, keyFile: null });
+    assert.throws(() => loadConfig(['--tls-port', 'tls']), configError('--tls-port', /not a port number \(0-65535\) or off/));
+    assert.throws(() => loadConfig([], { PATCHBAY_WS_PORT: '70000' }), configError('PATCHBAY_WS_PORT', /or off/));
+    assert.throws(() => loadConfig(['--tls-cert', 'c.pem']), configError('--tls-key', /--tls-cert: a TLS certificate needs both/));
+    assert.throws(() => loadConfig([], { PATCHBAY_TLS_KEY: 'k.pem' }), configError('--tls-cert', /PATCHBAY_TLS_KEY: a TLS certificate needs both/));
+    assert.throws(() => loadConfig(['--wss-port', '8088']), configError('--wss-port', /--ws-port and --wss-port are both set to port 8088/));
+    assert.throws(() => loadConfig(['--tls-port', '5060']), configError('--tls-port', /--sip-port and --tls-port/));
+    assert.throws(() => loadConfig(['--ws-port', '8080']), configError('--ws-port', /--http-port and --ws-port/));
+    assert.doesNotThrow(() => loadConfig(['--tls-port', '0', '--ws-port', '0', '--wss-port', '0', '--sip-port', '0', '--http-port', '0']));
   });
 
   it('refuses a default recognizer without its credentials or URL, naming the variable', () => {
