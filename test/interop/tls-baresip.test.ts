@@ -11,7 +11,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
@@ -121,6 +122,28 @@ describe('SIP over TLS with baresip', () => {
       assertHeardKnownClip(phone.heardWav(), phone.log);
     } finally {
       await phone.dispose();
+    }
+  });
+});
+
+describe('the TLS certificate at start', () => {
+  it('production without --tls-cert runs no TLS/WSS (WS still listens); a configured certificate that cannot be read stops the start', async () => {
+    const pb = await startPatchbay({ PATCHBAY_MODE: 'production', PATCHBAY_TLS_PORT: '0', PATCHBAY_WS_PORT: '0', PATCHBAY_WSS_PORT: '0' });
+    try {
+      assert.equal(pb.sipTransportPorts.tls, null);
+      assert.equal(pb.sipTransportPorts.wss, null);
+      assert.ok((pb.sipTransportPorts.ws ?? 0) > 0);
+    } finally {
+      await pb.dispose();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-badcert-'));
+    try {
+      await assert.rejects(
+        startPatchbay({ PATCHBAY_TLS_PORT: '0', PATCHBAY_TLS_CERT: '/nonexistent/cert.pem', PATCHBAY_TLS_KEY: '/nonexistent/key.pem' }, dir),
+        (err: Error & { code?: string }) => err.code === 'TLS_CERTIFICATE_INVALID' && /cannot read the TLS key \/nonexistent\/key\.pem: ENOENT/.test(err.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
