@@ -43,20 +43,22 @@ export function parseByteRange(header: string | undefined, size: number): ByteRa
 }
 
 /**
- * Sends the file at `path` as audio/wav; resolves to null (nothing sent) when the file does not
- * exist, so the route can answer its own 404.
+ * Sends the file at `path` as audio/wav; resolves to false (nothing sent) when the file does not
+ * exist, so the route can answer its own 404. Not to the reply itself: a FastifyReply is a
+ * thenable, so awaiting it waits for the response and yields undefined — the route then took a
+ * sent download for a missing file and threw after replying.
  */
 export async function sendWavFile(
   request: FastifyRequest,
   reply: FastifyReply,
   path: string,
   downloadName: string,
-): Promise<FastifyReply | null> {
+): Promise<boolean> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
   let range: ByteRange | 'unsatisfiable' | null;
@@ -82,7 +84,8 @@ export async function sendWavFile(
   if (range === 'unsatisfiable') {
     await fh.close();
     const err = new ApiError(416, 20416, `Range ${request.headers.range ?? ''} is outside the recording (${size} bytes)`);
-    return reply.code(416).header('Content-Range', `bytes */${size}`).type('application/json; charset=utf-8').send(errorBody(err, styleFor(request)));
+    reply.code(416).header('Content-Range', `bytes */${size}`).type('application/json; charset=utf-8').send(errorBody(err, styleFor(request)));
+    return true;
   }
   const { start, end } = range ?? { start: 0, end: size - 1 };
   if (range) reply.code(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
@@ -91,10 +94,12 @@ export async function sendWavFile(
     await fh.close();
     // Fastify's HEAD handling zeroes Content-Length for an empty payload but keeps it for a
     // stream (which it drains): an empty stream keeps the real length without reading the file.
-    return reply.send(Readable.from([]));
+    reply.send(Readable.from([]));
+    return true;
   }
   // The stream owns the handle from here and closes it when done or destroyed.
-  return reply.send(fh.createReadStream({ start, end }));
+  reply.send(fh.createReadStream({ start, end }));
+  return true;
 }
 
 /** 409: Twilio documents no code for this; 20409 follows its "20 + HTTP status" generic codes. */

@@ -131,9 +131,9 @@ export const recordingsRoutes: FastifyPluginAsync<RecordingsRoutesOptions> = asy
     const rec = await ownRecording(request, request.params.sid);
     const sent = rec.status === 'completed'
       ? await sendWavFile(request, reply, recordingAbsolutePath(opts.dataDir, rec.filePath), `${rec.sid}.wav`)
-      : null;
+      : false;
     if (!sent) throw new ApiError(404, 20404, `Recording ${rec.sid} has no media (status ${rec.status})`);
-    return sent;
+    return reply;
   });
 
   app.delete<{ Params: { sid: string } }>('/recordings/:sid', async (request, reply) => {

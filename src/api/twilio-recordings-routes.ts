@@ -76,9 +76,9 @@ export const twilioRecordingsRoutes: FastifyPluginAsync<TwilioRecordingsRoutesOp
     if (ext === 'mp3') throw new ApiError(404, 20404, `${path}: MP3 is not available, recordings are stored as WAV (request it without an extension or with .wav)`);
     const sent = rec.status === 'completed'
       ? await sendWavFile(request, reply, recordingAbsolutePath(opts.dataDir, rec.filePath), `${rec.sid}.wav`)
-      : null;
+      : false;
     if (!sent) throw new ApiError(404, 20404, `Recording ${rec.sid} has no media (status ${rec.status})`);
-    return sent;
+    return reply;
   });
 
   app.get('/Recordings.json', async (request) => {
