@@ -341,6 +341,7 @@ export async function startServer(config: PatchbayConfig, opts: { logger?: Logge
     applications: store,
     localSipHost,
     accepting: () => !draining,
+    users: store,
   });
 
   let ready = false;

@@ -8,7 +8,7 @@ import { newSid } from '../ids.js';
 import { parseUri } from '../sip/uri.js';
 import { readTwiml } from '../verbs/twiml-reader.js';
 import { VerbDocumentError } from '../verbs/verb-errors.js';
-import type { Account, ApplicationStore, CallRecord } from '../store/store-types.js';
+import type { Account, ApplicationStore, CallRecord, SipUserStore } from '../store/store-types.js';
 import { Call, type CallDeps } from './call.js';
 import { callRecordOf } from './call-recorder.js';
 import type { CallRegistry } from './call-registry.js';
@@ -33,6 +33,8 @@ export interface CallCommandsDeps {
   localSipHost: string;
   /** False while draining: no new calls. */
   accepting: () => boolean;
+  /** SIP users, for their SRTP policy when called; absent: offered as 'optional'. */
+  users?: Pick<SipUserStore, 'findSipUser'>;
 }
 
 const DEFAULT_RING_SECONDS = 60;
@@ -169,10 +171,10 @@ export class CallCommands implements CallService {
         const uri = parseUri(to);
         if (!uri || !uri.host || uri.headers.size > 0) throw new CallRequestError(21211, `Invalid 'To': "${to}" is not a valid SIP URI`);
         const user = targets.localUser(to);
-        if (user !== null) return this.userDevice(accountSid, user, to);
+        if (user !== null) return await this.userDevice(accountSid, user, to);
         return [targets.sipAttempt(to, [], credentials)];
       }
-      if (/^client:/i.test(to)) return this.userDevice(accountSid, to.slice(7), to);
+      if (/^client:/i.test(to)) return await this.userDevice(accountSid, to.slice(7), to);
       if (isPhoneNumber(to)) return await targets.numberAttempts(accountSid, to);
     } catch (err) {
       if (err instanceof DialTargetError) throw new CallRequestError(21211, `Invalid 'To': ${err.message}`);
@@ -181,11 +183,15 @@ export class CallCommands implements CallService {
     throw new CallRequestError(21211, `Invalid 'To': "${to}" is neither a phone number, a client: user nor a sip: URI`);
   }
 
-  /** A REST call reaches one device: the one that registered last (a `<Dial><Client>` rings them all). */
-  private userDevice(accountSid: string, username: string, to: string): SipAttempt[] {
+  /**
+   * A REST call reaches one device: the one that registered last (a `<Dial><Client>` rings them
+   * all), offered SRTP under the user's policy.
+   */
+  private async userDevice(accountSid: string, username: string, to: string): Promise<SipAttempt[]> {
     const devices = this.deps.targets.clientAttempts(accountSid, username);
     if (devices.length === 0) throw new CallRequestError(21211, `Invalid 'To': "${to}": ${username} has no registered device`);
-    return [devices[0]!];
+    const user = await this.deps.users?.findSipUser(username);
+    return [{ ...devices[0]!, srtp: user?.srtp ?? 'optional' }];
   }
 
   private fromUri(from: string): string {

@@ -186,17 +186,17 @@ for (const transport of ['udp', 'tls'] as const) describe(`SRTP (SDES) with bare
   it('<Dial><Client> to a registered user whose policy is required: RTP/SAVP with SRTP, the callee hears the caller', async (t) => {
     await createUser('bob', 'bob-secret-password', 'required');
     pb().config.voiceUrl = app.url('/dial-bob');
-    const bob = await new BaresipPhone({ registrar: sipPort, username: 'bob', password: 'bob-secret-password', micWav: micWav(work, 'bob.wav', SPOKEN, 1, 12), ...phoneOptions }).start();
+    const bob = await new BaresipPhone({ registrar: sipPort, username: 'bob', password: 'bob-secret-password', micWav: micWav(work, 'bob.wav', SPOKEN, 1, 14, 2), ...phoneOptions }).start();
     let callerDir = '';
     try {
       assert.equal(await bob.registration(), '200 OK', bob.log);
       // The caller itself is plain RTP (no mediaenc): the policy is bob's, the bridge joins the two.
       const { mediaenc: _plain, ...callerTransport } = callerOptions;
-      const caller = await baresipCall({ target: `sip:dial@127.0.0.1:${sipPort}${uriParams}`, micWav: micWav(work, 'dial-caller.wav', PLAYED, 1, 13, 2), seconds: 30, quitWhenCallEnds: true, ...callerTransport });
+      const caller = await baresipCall({ target: `sip:dial@127.0.0.1:${sipPort}${uriParams}`, micWav: micWav(work, 'dial-caller.wav', PLAYED, 1, 18, 2), seconds: 30, quitWhenCallEnds: true, ...callerTransport });
       callerDir = caller.dir;
       assert.ok(caller.lines.some((l) => /Call established/.test(l.text)), caller.log.slice(-3000));
       await bob.waitForLine(/Call established/, 5000, 'call established');
-      await bob.waitForLine(/Call with \S+ terminated/, 15000, 'call end');
+      await bob.waitForLine(/Call with \S+ terminated/, 20000, 'call end');
 
       // Through a bridge: scored per quarter of the speech (worstPartCorrelation says why).
       const bobHeard = worstPartCorrelation(mono(bob.heardWav()!), PLAYED);
@@ -216,6 +216,28 @@ for (const transport of ['udp', 'tls'] as const) describe(`SRTP (SDES) with bare
     } finally {
       await bob.dispose();
       if (callerDir) rmSync(callerDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a REST call to client:bob (policy required) is offered RTP/SAVP: bob answers with SRTP and hears the <Play>', async (t) => {
+    app.route('/play-only', twiml('<Response><Play>known.wav</Play><Hangup/></Response>'));
+    const bob = await new BaresipPhone({ registrar: sipPort, username: 'bob', password: 'bob-secret-password', micWav: micWav(work, 'bob-rest.wav', SPOKEN, 1, 12), ...phoneOptions }).start();
+    try {
+      assert.equal(await bob.registration(), '200 OK', bob.log);
+      const res = await fetch(`http://127.0.0.1:${pb().httpPort}/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Calls.json`, {
+        method: 'POST',
+        headers: { authorization: AUTH, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ To: 'client:bob', From: '+15005550006', Url: app.url('/play-only') }).toString(),
+      });
+      const call = (await res.json()) as { sid: string };
+      assert.equal(res.status, 201, JSON.stringify(call));
+      await bob.waitForLine(/Call with \S+ terminated/, 30000, 'call end');
+      const heard = worstPartCorrelation(mono(bob.heardWav()!), PLAYED);
+      t.diagnostic(`bob heard <Play>: ${heard.toFixed(3)} (worst quarter)`);
+      assert.ok(heard > HEARD, 'bob decrypted our SRTP');
+      assertAllDecrypted(t, 'REST call', srtpOf(await callEvents(call.sid)), 3);
+    } finally {
+      await bob.dispose();
     }
   });
 
