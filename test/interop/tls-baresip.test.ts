@@ -18,32 +18,12 @@ import { join } from 'node:path';
 import { AppServer, twiml, waitFor } from './harness/app-server.js';
 import { apiGet, startPatchbay, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestPatchbay } from './harness/patchbay.js';
 import { baresipCall, BaresipPhone } from './harness/baresip.js';
-import { activePart, activity, bestCorrelation } from './harness/audio-analysis.js';
-import { decodeWav } from '../../src/media/wav.js';
+import { assertHeardKnownClip } from './harness/known-clip.js';
 
 const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
 const AUTH = 'Basic ' + Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64');
 const BOB_PASSWORD = 'bob-tls-password';
 
-function mono(path: string): { samples: Float32Array; rate: number } {
-  const d = decodeWav(readFileSync(path));
-  return { samples: d.samples[0]!, rate: d.sampleRate };
-}
-
-/** What a phone heard is the known clip: correlation and sounding span (±100 ms) as baresip-audio checks. */
-function assertHeardKnownClip(heardWav: string | null, log: string): void {
-  assert.ok(heardWav, `baresip recorded nothing:\n${log.slice(-3000)}`);
-  const heard = mono(heardWav);
-  const ref = mono(join(FIXTURES, 'known-8k-reference.wav'));
-  assert.equal(heard.rate, 8000);
-  const corr = bestCorrelation(heard.samples, activePart(ref.samples, 8000));
-  assert.ok(corr.value > 0.8, `cross-correlation ${corr.value.toFixed(3)}`);
-  const a = activity(heard.samples, 8000);
-  const b = activity(ref.samples, 8000);
-  const heardSpan = a.lastSeconds - a.firstSeconds;
-  const refSpan = b.lastSeconds - b.firstSeconds;
-  assert.ok(Math.abs(heardSpan - refSpan) < 0.1, `heard ${heardSpan.toFixed(3)} s vs source ${refSpan.toFixed(3)} s`);
-}
 
 describe('SIP over TLS with baresip', () => {
   let app: AppServer;

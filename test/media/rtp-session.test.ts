@@ -11,24 +11,9 @@ import { decodeFrame, encodeFrame } from '../../src/media/g711.js';
 import type { RtcpPacket } from '../../src/media/rtcp.js';
 import type { NegotiatedAudio } from '../../src/sip/offer-answer.js';
 import { manualClock } from './rtp-phone.js';
+import { waitForEvent as waitFor } from '../helpers/wait-for-event.js';
 
 
-/** Resolve when `event` has fired with args matching `pred`; fail after a generous timeout. */
-function waitFor<T extends unknown[]>(em: EventEmitter, event: string, pred: (...args: T) => boolean = () => true, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      em.off(event, on);
-      reject(new Error(`timed out waiting for '${event}'`));
-    }, ms);
-    const on = (...args: unknown[]): void => {
-      if (!pred(...(args as T))) return;
-      clearTimeout(timer);
-      em.off(event, on);
-      resolve(args as T);
-    };
-    em.on(event, on);
-  });
-}
 
 function pcmu(port: number, extra: Partial<NegotiatedAudio> = {}): NegotiatedAudio {
   return { remoteAddress: '127.0.0.1', remotePort: port, codec: 'PCMU', payloadType: 0, telephoneEventPayloadType: 101, ptime: 20, direction: 'sendrecv', ...extra };

@@ -15,6 +15,7 @@ import { encodeFrame } from '../../src/media/g711.js';
 import { marshalRtcp, SDES_CNAME, type RtcpPacket } from '../../src/media/rtcp.js';
 import type { NegotiatedAudio } from '../../src/sip/offer-answer.js';
 import { manualClock } from './rtp-phone.js';
+import { waitForEvent as waitFor } from '../helpers/wait-for-event.js';
 
 const ports = new PortAllocator(47400, 47599);
 
@@ -34,21 +35,6 @@ function pcmu(port: number): NegotiatedAudio {
   return { remoteAddress: '127.0.0.1', remotePort: port, codec: 'PCMU', payloadType: 0, telephoneEventPayloadType: 101, ptime: 20, direction: 'sendrecv' };
 }
 
-function waitFor<T extends unknown[]>(em: EventEmitter, event: string, pred: (...args: T) => boolean = () => true, ms = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      em.off(event, on);
-      reject(new Error(`timed out waiting for '${event}'`));
-    }, ms);
-    const on = (...args: unknown[]): void => {
-      if (!pred(...(args as T))) return;
-      clearTimeout(timer);
-      em.off(event, on);
-      resolve(args as T);
-    };
-    em.on(event, on);
-  });
-}
 
 async function udp(): Promise<Socket> {
   const s = createSocket('udp4');
