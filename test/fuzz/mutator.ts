@@ -28,6 +28,11 @@ export class Prng {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
+  /** Uniform in [0, 1). */
+  float(): number {
+    return this.nextU32() / 0x100000000;
+  }
+
   /** Integer in [0, n); n must be ≥ 1. */
   int(n: number): number {
     return Math.floor((this.nextU32() / 0x100000000) * n);

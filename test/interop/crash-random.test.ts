@@ -27,6 +27,7 @@ import { LoggedSipp, type CallIdLog } from './harness/logged-sipp.js';
 import { writeAudioPcap } from './harness/rtp-pcap.js';
 import { decodeWav } from '../../src/media/wav.js';
 import { recordingAbsolutePath, recordingRelativePath, RECORDINGS_DIR } from '../../src/store/recording-paths.js';
+import { Prng } from '../fuzz/mutator.js';
 
 const SEED = Number(process.env.PATCHBAY_CRASH_SEED ?? Date.now() % 2 ** 31);
 const ROUNDS = Number(process.env.PATCHBAY_CRASH_ROUNDS ?? 4);
@@ -37,14 +38,8 @@ const TERMINAL = new Set(['completed', 'failed', 'busy', 'no-answer', 'canceled'
 
 /** mulberry32: small, seedable, good enough to spread kill instants. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

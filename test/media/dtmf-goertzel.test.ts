@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { GoertzelDtmfDetector, type GoertzelDtmfDetectorOptions } from '../../src/media/dtmf-goertzel.js';
 import { decodeFrame, encodeFrame } from '../../src/media/g711.js';
 import { decodeWav } from '../../src/media/wav.js';
+import { Prng } from '../fuzz/mutator.js';
 
 const RATE = 8000;
 const ROW: Record<string, number> = {};
@@ -21,14 +22,8 @@ const ALL = '123A456B789C*0#D';
 
 /** Deterministic PRNG (mulberry32) so noise tests are reproducible. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.float();
 }
 
 interface Segment {
